@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rerand table ABI, version 1.
+ *
+ * GENERATED from relocator/src/abi.rs by `cargo xtask gen-header`; a test
+ * fails if this copy differs. Edit the Rust file, not this one.
+ *
+ * rerand-ld writes, per processed object, into section ".rerand.table": a
+ * struct rerand_table_header, then nfuncs struct rerand_func, then nrelocs
+ * struct rerand_reloc. Pointer fields carry R_AARCH64_ABS64 relocations, so
+ * the module loader fills in run-time addresses; self_addr equals the
+ * header's own address once relocated. ".rerand.slots" holds one struct
+ * rerand_slot per function, zero at load, owned by the runtime.
+ */
+#ifndef RERAND_ABI_H
+#define RERAND_ABI_H
+
+#include <linux/types.h>
+
+#define RERAND_ABI_VERSION 1
+#define RERAND_TABLE_MAGIC 0x31424154444e5252ULL /* "RRNDTAB1" */
+#define RERAND_TABLE_SECTION ".rerand.table"
+#define RERAND_SLOTS_SECTION ".rerand.slots"
+#define RERAND_TRAMPOLINE_SECTION ".text.rerand.tramp"
+#define RERAND_EXCLUDED_SECTION ".rerand.excluded"
+
+/* Pseudo relocation: write a NOP at offset (ftrace entry slot). */
+#define RERAND_OP_NOP 0x8001
+
+#define RERAND_FUNC_FTRACE_SLOTS 0x1
+#define RERAND_FUNC_ANNOTATED 0x2
+
+struct rerand_table_header {
+	__u64 magic;
+	__u64 self_addr;
+	__u32 version;
+	__u32 header_size;
+	__u32 func_size;
+	__u32 reloc_size;
+	__u32 nfuncs;
+	__u32 nrelocs;
+	__u32 nexcluded;
+	__u32 flags;
+	__u64 funcs;
+	__u64 relocs;
+	__u64 slots;
+};
+
+struct rerand_func {
+	__u64 trampoline;
+	__u64 body;
+	__u32 size;
+	__u32 align;
+	__u32 call_offset;
+	__u32 first_reloc;
+	__u32 nrelocs;
+	__u32 flags;
+};
+
+struct rerand_reloc {
+	__u64 target;
+	__u32 offset;
+	__u32 type;
+};
+
+struct rerand_slot {
+	__u64 epoch;
+	__u64 counters;
+};
+
+#define RERAND_HEADER_SIZE 72
+#define RERAND_FUNC_SIZE 40
+#define RERAND_RELOC_SIZE 16
+#define RERAND_SLOT_SIZE 16
+
+#endif /* RERAND_ABI_H */

@@ -1,0 +1,5 @@
+//! AArch64 relocation engine and the rerand table ABI.
+//!
+//! `abi` is the one definition of the tables `rerand-ld` writes and
+//! `rerand.ko` reads.
+pub mod abi;

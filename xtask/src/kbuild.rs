@@ -1,0 +1,98 @@
+//! Building the project's kernel modules with Kbuild against the bench's
+//! headers, and the Rust binaries they need.
+
+use crate::env::Bench;
+use crate::util::{root, run, step, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// How a module directory is linked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Linker {
+    /// The plain cross linker: the runtime and baseline modules.
+    Plain,
+    /// Through `macros-c/rerand.mk`, as the README tells module authors.
+    Rerand,
+}
+
+/// Builds `cargo build --release` of rerand-ld and the rerand tool.
+pub fn build_tools() -> Result<()> {
+    step("building rerand-ld and rerand (release)");
+    run(
+        Command::new(env!("CARGO"))
+            .current_dir(root())
+            .args(["build", "--release", "--quiet", "-p", "rerand-ld", "-p", "relocator"]),
+        "cargo build --release",
+    )
+}
+
+
+/// The environment a Kbuild call gets: the bench's cross tools, and
+/// rerand-ld on PATH.
+pub fn kbuild_command(bench: &Bench, dir: &Path, linker: Linker) -> Command {
+    let mut cmd = Command::new("make");
+    let path = format!(
+        "{}:{}",
+        root().join("target/release").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    cmd.env("PATH", path)
+        .arg("-s")
+        .arg("-C")
+        .arg(bench.kdir())
+        .arg(format!("M={}", dir.display()))
+        .arg("ARCH=arm64")
+        .arg("CROSS_COMPILE=aarch64-linux-gnu-");
+    if linker == Linker::Rerand {
+        cmd.env("RERAND_DIR", root());
+    }
+    cmd
+}
+
+/// `make modules` in `dir`.
+pub fn build_module_dir(bench: &Bench, dir: &Path, linker: Linker) -> Result<()> {
+    step(&format!(
+        "building {} ({})",
+        dir.strip_prefix(root()).unwrap_or(dir).display(),
+        match linker {
+            Linker::Plain => "plain ld",
+            Linker::Rerand => "rerand-ld",
+        }
+    ));
+    run(
+        kbuild_command(bench, dir, linker).arg("modules"),
+        &format!("building the module in {}", dir.display()),
+    )
+}
+
+pub fn runtime_dir() -> PathBuf {
+    root().join("runtime-kmod")
+}
+
+pub fn runtime_ko() -> PathBuf {
+    runtime_dir().join("rerand.ko")
+}
+
+/// The runtime module; it is linked with the plain linker (it is the one
+/// module that must not be rewritten: it implements the pause list).
+pub fn build_runtime(bench: &Bench) -> Result<()> {
+    build_module_dir(bench, &runtime_dir(), Linker::Plain)
+}
+
+/// Test modules under `tests/`, with the linker each is built with.
+pub fn test_modules() -> Vec<(PathBuf, Linker)> {
+    let t = root().join("tests");
+    vec![
+        (t.join("bench-oops"), Linker::Plain),
+        (t.join("hello"), Linker::Plain),
+    ]
+}
+
+pub fn build_all(bench: &Bench) -> Result<()> {
+    build_tools()?;
+    build_runtime(bench)?;
+    for (dir, linker) in test_modules() {
+        build_module_dir(bench, &dir, linker)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! `cargo xtask`: the project's orchestration. Each subcommand reads top to
+//! bottom as the steps it takes.
+
+mod env;
+mod kbuild;
+mod scenarios;
+mod util;
+mod vm;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+use util::{root, run, step, Error, Result};
+
+#[derive(Parser)]
+#[command(about = "rerand's bench, builds and tests", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Set up the arm64 bench (host packages, Debian arm64 kernel, headers,
+    /// busybox) under .cache/, build rerand-ld and rerand.ko, and print
+    /// `export` lines: `eval "$(cargo xtask env)"`.
+    Env,
+    /// Boot the bench kernel under QEMU, load modules, run a script as root.
+    ///
+    /// Example: cargo xtask vm --module $RERAND_KO --module foo.ko --run test.sh
+    Vm(VmArgs),
+    /// Build rerand-ld, rerand.ko and the test modules.
+    Build,
+    /// Run every test: rustfmt, clippy, cargo tests, module builds, VM scenarios.
+    Test {
+        /// Run only the VM scenarios whose name contains this.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Show a module being loaded and run in the VM, as a newcomer's first look.
+    Demo,
+    /// Regenerate macros-c/rerand_abi.h from relocator/src/abi.rs.
+    GenHeader,
+}
+
+#[derive(clap::Args)]
+struct VmArgs {
+    /// CPU model: `max` (all features, fast cache maintenance) or
+    /// `cortex-a57` (a real core's caches: catches missing maintenance).
+    #[arg(long, default_value = "max", value_parser = ["max", "cortex-a57"])]
+    cpu: String,
+    /// Number of guest CPUs.
+    #[arg(long, default_value_t = 2)]
+    smp: u32,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = 1024)]
+    memory: u32,
+    /// Guest time counts executed instructions (`-icount shift=0`): stable
+    /// figures for micro-benchmarks on a noisy host.
+    #[arg(long)]
+    icount: bool,
+    /// A .ko (or stock .ko.xz) to insmod before the script; repeatable, in order.
+    #[arg(long = "module", value_name = "PATH.ko")]
+    modules: Vec<PathBuf>,
+    /// Copy a host file into the guest: `--file host/path:/guest/path`; repeatable.
+    #[arg(long = "file", value_name = "HOST:GUEST")]
+    files: Vec<String>,
+    /// Shell script run as root in the guest after the modules are loaded;
+    /// its exit code becomes this command's.
+    #[arg(long = "run", value_name = "SCRIPT.sh")]
+    script: Option<PathBuf>,
+    /// Seconds before the run is stopped and reported as a failure.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Env => cmd_env(),
+        Cmd::Vm(args) => cmd_vm(args),
+        Cmd::Build => env::ensure().and_then(|b| kbuild::build_all(&b)),
+        Cmd::Test { only } => cmd_test(only),
+        Cmd::Demo => cmd_demo(),
+        Cmd::GenHeader => cmd_gen_header(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cmd_env() -> Result<()> {
+    let bench = env::ensure()?;
+    kbuild::build_tools()?;
+    kbuild::build_runtime(&bench)?;
+    for (k, v) in env::exports(&bench) {
+        println!("export {k}={}", env::shell_quote(&v));
+    }
+    Ok(())
+}
+
+fn cmd_vm(args: VmArgs) -> Result<()> {
+    let bench = env::ensure()?;
+    let mut files = Vec::new();
+    for f in &args.files {
+        let (host, guest) = f
+            .split_once(':')
+            .ok_or_else(|| Error(format!("--file {f}: expected HOST:GUEST")))?;
+        files.push((PathBuf::from(host), guest.to_string()));
+    }
+    let opts = vm::VmOptions {
+        cpu: args.cpu,
+        smp: args.smp,
+        memory_mib: args.memory,
+        icount: args.icount,
+        modules: args.modules,
+        files,
+        script: args.script,
+        timeout: Duration::from_secs(args.timeout),
+        name: "vm".into(),
+        echo: true,
+    };
+    let outcome = vm::run(&bench, &opts)?;
+    eprintln!("xtask: serial log: {}", outcome.log_path.display());
+    if outcome.passed() {
+        Ok(())
+    } else {
+        Err(Error(outcome.verdict()))
+    }
+}
+
+fn cmd_gen_header() -> Result<()> {
+    let path = root().join("macros-c/rerand_abi.h");
+    std::fs::write(&path, relocator::abi::c_header())
+        .map_err(|e| Error(format!("{}: {e}", path.display())))?;
+    step(&format!("wrote {}", path.display()));
+    Ok(())
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(env!("CARGO"));
+    c.current_dir(root());
+    c
+}
+
+struct Row {
+    name: String,
+    passed: bool,
+    summary: String,
+    seconds: f64,
+}
+
+fn cmd_test(only: Option<String>) -> Result<()> {
+    let started = Instant::now();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut record = |name: &str, r: Result<()>, t: Instant| {
+        let passed = r.is_ok();
+        if let Err(e) = &r {
+            eprintln!("xtask: {name} FAILED: {e}");
+        }
+        rows.push(Row {
+            name: name.into(),
+            passed,
+            summary: r.err().map(|e| e.to_string()).unwrap_or_default(),
+            seconds: t.elapsed().as_secs_f64(),
+        });
+    };
+
+    if only.is_none() {
+        let t = Instant::now();
+        record(
+            "rustfmt",
+            run(cargo().args(["fmt", "--all", "--", "--check"]), "cargo fmt --check"),
+            t,
+        );
+        let t = Instant::now();
+        record(
+            "clippy",
+            run(
+                cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+                "cargo clippy -D warnings",
+            ),
+            t,
+        );
+        let t = Instant::now();
+        record(
+            "cargo tests",
+            run(cargo().args(["test", "--workspace"]), "cargo test"),
+            t,
+        );
+    }
+
+    let t = Instant::now();
+    let bench = env::ensure();
+    let bench = match bench {
+        Ok(b) => b,
+        Err(e) => {
+            record("bench setup", Err(e), t);
+            return finish(rows, started);
+        }
+    };
+    let built = kbuild::build_all(&bench);
+    let build_ok = built.is_ok();
+    record("module builds", built, t);
+
+    if build_ok {
+        for s in scenarios::all() {
+            if only.as_deref().is_some_and(|o| !s.name.contains(o)) {
+                continue;
+            }
+            let r = scenarios::run_one(&bench, &s, false);
+            eprintln!(
+                "<== {}: {} ({:.0} s)\n    {}",
+                r.name,
+                if r.passed { "PASS" } else { "FAIL" },
+                r.seconds,
+                r.detail
+            );
+            rows.push(Row {
+                name: format!("scenario {}", r.name),
+                passed: r.passed,
+                summary: r.summary,
+                seconds: r.seconds,
+            });
+        }
+    }
+    finish(rows, started)
+}
+
+fn finish(rows: Vec<Row>, started: Instant) -> Result<()> {
+    println!();
+    println!("{:<44} {:<6} {:>7}  summary", "test", "result", "seconds");
+    for r in &rows {
+        let summary: String = r.summary.lines().next().unwrap_or("").chars().take(90).collect();
+        println!(
+            "{:<44} {:<6} {:>7.1}  {}",
+            r.name,
+            if r.passed { "PASS" } else { "FAIL" },
+            r.seconds,
+            summary
+        );
+    }
+    let passed = rows.iter().filter(|r| r.passed).count();
+    let failed = rows.len() - passed;
+    println!("total time {:.0} s", started.elapsed().as_secs_f64());
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        return Err(Error(format!("{failed} test step(s) failed")));
+    }
+    Ok(())
+}
+
+fn cmd_demo() -> Result<()> {
+    let bench = env::ensure()?;
+    kbuild::build_all(&bench)?;
+    println!("rerand demo: the runtime is not written yet, so this shows the bench");
+    println!("booting Debian's arm64 kernel and loading modules built just now.");
+    let s = scenarios::all()
+        .into_iter()
+        .find(|s| s.name == "bench-boot")
+        .expect("bench-boot scenario");
+    let r = scenarios::run_one(&bench, &s, true);
+    println!("{}: {}", r.name, if r.passed { "PASS" } else { "FAIL" });
+    if r.passed {
+        Ok(())
+    } else {
+        Err(Error(r.detail))
+    }
+}

@@ -1,0 +1,137 @@
+//! The end-to-end scenarios: each boots the VM, runs a guest script from
+//! `tests/scenarios/`, and is judged on what the guest prints. Every guest
+//! script states its pass criteria and prints one `SUMMARY:` line.
+
+use crate::env::Bench;
+use crate::kbuild;
+use crate::util::root;
+use crate::vm::{self, VmOptions};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Script exits 0 and the kernel reports nothing.
+    Pass,
+    /// The kernel must report a failure (an oops): proves the bench catches it.
+    KernelFailure,
+}
+
+pub struct Scenario {
+    pub name: &'static str,
+    pub what: &'static str,
+    pub modules: Vec<PathBuf>,
+    pub cpu: &'static str,
+    pub smp: u32,
+    pub timeout_s: u64,
+    pub expect: Expect,
+}
+
+impl Scenario {
+    fn script(&self) -> PathBuf {
+        root()
+            .join("tests/scenarios")
+            .join(format!("{}.sh", self.name))
+    }
+}
+
+pub struct ScenarioResult {
+    pub name: String,
+    pub passed: bool,
+    pub summary: String,
+    pub detail: String,
+    pub seconds: f64,
+}
+
+pub fn all() -> Vec<Scenario> {
+    let t = root().join("tests");
+    vec![
+        Scenario {
+            name: "bench-boot",
+            what: "the bench boots Debian's kernel, loads modules built in this run",
+            modules: vec![kbuild::runtime_ko(), t.join("hello/hello.ko")],
+            cpu: "max",
+            smp: 2,
+            timeout_s: 180,
+            expect: Expect::Pass,
+        },
+        Scenario {
+            name: "bench-oops",
+            what: "a deliberate oops is reported as a failure with its lines",
+            modules: vec![],
+            cpu: "cortex-a57",
+            smp: 2,
+            timeout_s: 180,
+            expect: Expect::KernelFailure,
+        },
+    ]
+}
+
+fn files_for(s: &Scenario) -> Vec<(PathBuf, String)> {
+    // Modules a script loads itself (to control order or to fail on purpose).
+    match s.name {
+        "bench-oops" => vec![(
+            root().join("tests/bench-oops/bench_oops.ko"),
+            "/rerand/extra/bench_oops.ko".into(),
+        )],
+        _ => vec![],
+    }
+}
+
+pub fn run_one(bench: &Bench, s: &Scenario, echo: bool) -> ScenarioResult {
+    let opts = VmOptions {
+        cpu: s.cpu.into(),
+        smp: s.smp,
+        modules: s.modules.clone(),
+        files: files_for(s),
+        script: Some(s.script()),
+        timeout: Duration::from_secs(s.timeout_s),
+        name: format!("scenario-{}-{}", s.name, s.cpu),
+        echo,
+        ..Default::default()
+    };
+    eprintln!("==> scenario {} ({}): {}", s.name, s.cpu, s.what);
+    let outcome = match vm::run(bench, &opts) {
+        Ok(o) => o,
+        Err(e) => {
+            return ScenarioResult {
+                name: s.name.into(),
+                passed: false,
+                summary: String::new(),
+                detail: e.to_string(),
+                seconds: 0.0,
+            }
+        }
+    };
+    let summary = outcome
+        .log
+        .iter()
+        .rev()
+        .find_map(|l| l.split_once("SUMMARY:").map(|(_, r)| r.trim().to_string()))
+        .unwrap_or_default();
+    let (passed, detail) = match s.expect {
+        Expect::Pass => (outcome.passed(), outcome.verdict()),
+        Expect::KernelFailure => {
+            let caught = !outcome.failures.is_empty()
+                && outcome.failures.iter().any(|l| l.contains("Internal error"));
+            (
+                caught,
+                if caught {
+                    format!(
+                        "oops reported as expected:\n    {}",
+                        outcome.failures.iter().take(4).cloned().collect::<Vec<_>>().join("\n    ")
+                    )
+                } else {
+                    format!("the deliberate oops was NOT reported ({})", outcome.verdict())
+                },
+            )
+        }
+    };
+    ScenarioResult {
+        name: format!("{} ({})", s.name, s.cpu),
+        passed,
+        summary,
+        detail: format!("{detail}\n    log: {}", outcome.log_path.display()),
+        seconds: outcome.elapsed.as_secs_f64(),
+    }
+}
