@@ -6,12 +6,15 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 #include <linux/module.h>
 
-static int *volatile nowhere;
+static int *nowhere;
 
 static int __init bench_oops_init(void)
 {
+	/* READ_ONCE: the compiler may not assume the pointer is still NULL. */
+	int *p = READ_ONCE(nowhere);
+
 	pr_info("about to dereference NULL on purpose\n");
-	return *nowhere;
+	return *p;
 }
 
 module_init(bench_oops_init);

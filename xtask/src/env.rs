@@ -61,7 +61,9 @@ fn apt_get(args: &[&str], what: &str) -> Result<()> {
 fn ensure_root_for(what: &str) -> Result<()> {
     let uid = output(Command::new("id").arg("-u"), "id -u")?;
     if uid.trim() != "0" {
-        bail!("{what} needs root (apt-get); run `sudo cargo xtask env` once, or install it yourself");
+        bail!(
+            "{what} needs root (apt-get); run `sudo cargo xtask env` once, or install it yourself"
+        );
     }
     Ok(())
 }
@@ -88,7 +90,10 @@ fn apt_update(updated: &mut bool) -> Result<()> {
     if !*updated {
         ensure_root_for("updating the package lists")?;
         step("apt-get update");
-        apt_get(&["update"], "apt-get update (check the network, then retry)")?;
+        apt_get(
+            &["update"],
+            "apt-get update (check the network, then retry)",
+        )?;
         *updated = true;
     }
     Ok(())

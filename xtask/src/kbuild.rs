@@ -19,13 +19,18 @@ pub enum Linker {
 pub fn build_tools() -> Result<()> {
     step("building rerand-ld and rerand (release)");
     run(
-        Command::new(env!("CARGO"))
-            .current_dir(root())
-            .args(["build", "--release", "--quiet", "-p", "rerand-ld", "-p", "relocator"]),
+        Command::new(env!("CARGO")).current_dir(root()).args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "rerand-ld",
+            "-p",
+            "relocator",
+        ]),
         "cargo build --release",
     )
 }
-
 
 /// The environment a Kbuild call gets: the bench's cross tools, and
 /// rerand-ld on PATH.
@@ -44,7 +49,10 @@ pub fn kbuild_command(bench: &Bench, dir: &Path, linker: Linker) -> Command {
         .arg("ARCH=arm64")
         .arg("CROSS_COMPILE=aarch64-linux-gnu-");
     if linker == Linker::Rerand {
-        cmd.env("RERAND_DIR", root());
+        cmd.arg("LD=rerand-ld").arg(format!(
+            "RERAND_MK={}",
+            root().join("macros-c/rerand.mk").display()
+        ));
     }
     cmd
 }
@@ -85,6 +93,7 @@ pub fn test_modules() -> Vec<(PathBuf, Linker)> {
     vec![
         (t.join("bench-oops"), Linker::Plain),
         (t.join("hello"), Linker::Plain),
+        (t.join("rerand-host"), Linker::Plain),
     ]
 }
 

@@ -96,6 +96,10 @@ fn main() -> ExitCode {
 
 fn cmd_env() -> Result<()> {
     let bench = env::ensure()?;
+    step(&format!(
+        "bench: Debian kernel {} ({})",
+        bench.release, bench.version
+    ));
     kbuild::build_tools()?;
     kbuild::build_runtime(&bench)?;
     for (k, v) in env::exports(&bench) {
@@ -175,14 +179,24 @@ fn cmd_test(only: Option<String>) -> Result<()> {
         let t = Instant::now();
         record(
             "rustfmt",
-            run(cargo().args(["fmt", "--all", "--", "--check"]), "cargo fmt --check"),
+            run(
+                cargo().args(["fmt", "--all", "--", "--check"]),
+                "cargo fmt --check",
+            ),
             t,
         );
         let t = Instant::now();
         record(
             "clippy",
             run(
-                cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+                cargo().args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
                 "cargo clippy -D warnings",
             ),
             t,
@@ -208,6 +222,11 @@ fn cmd_test(only: Option<String>) -> Result<()> {
     let build_ok = built.is_ok();
     record("module builds", built, t);
 
+    if only.is_none() {
+        let t = Instant::now();
+        record("checkpatch --strict", checkpatch(&bench), t);
+    }
+
     if build_ok {
         for s in scenarios::all() {
             if only.as_deref().is_some_and(|o| !s.name.contains(o)) {
@@ -232,11 +251,75 @@ fn cmd_test(only: Option<String>) -> Result<()> {
     finish(rows, started)
 }
 
+/// The kernel's own style checker over every C file of the project.
+fn checkpatch(bench: &env::Bench) -> Result<()> {
+    let tree = env::kernel_source(bench)?;
+    let mut files = Vec::new();
+    for dir in ["runtime-kmod", "macros-c", "tests"] {
+        collect_c_files(&root().join(dir), &mut files);
+    }
+    files.sort();
+    let out = Command::new("perl")
+        .arg(tree.join("scripts/checkpatch.pl"))
+        .args([
+            "--strict",
+            "--no-tree",
+            "--terse",
+            "--show-types",
+            "--ignore",
+            "SPDX_LICENSE_TAG",
+            "-f",
+        ])
+        .args(&files)
+        .output()
+        .map_err(|e| Error(format!("cannot run checkpatch.pl: {e}")))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let problems: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(": ERROR:") || l.contains(": WARNING:") || l.contains(": CHECK:"))
+        .collect();
+    if problems.is_empty() {
+        step(&format!("checkpatch --strict: {} files clean", files.len()));
+        return Ok(());
+    }
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    Err(Error(format!(
+        "checkpatch --strict: {} problems in {} files",
+        problems.len(),
+        files.len()
+    )))
+}
+
+fn collect_c_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect_c_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "c" || x == "h")
+            && !p.to_string_lossy().ends_with(".mod.c")
+        {
+            out.push(p);
+        }
+    }
+}
+
 fn finish(rows: Vec<Row>, started: Instant) -> Result<()> {
     println!();
     println!("{:<44} {:<6} {:>7}  summary", "test", "result", "seconds");
     for r in &rows {
-        let summary: String = r.summary.lines().next().unwrap_or("").chars().take(90).collect();
+        let summary: String = r
+            .summary
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(90)
+            .collect();
         println!(
             "{:<44} {:<6} {:>7.1}  {}",
             r.name,

@@ -113,16 +113,28 @@ pub fn run_one(bench: &Bench, s: &Scenario, echo: bool) -> ScenarioResult {
         Expect::Pass => (outcome.passed(), outcome.verdict()),
         Expect::KernelFailure => {
             let caught = !outcome.failures.is_empty()
-                && outcome.failures.iter().any(|l| l.contains("Internal error"));
+                && outcome
+                    .failures
+                    .iter()
+                    .any(|l| l.contains("Internal error"));
             (
                 caught,
                 if caught {
                     format!(
                         "oops reported as expected:\n    {}",
-                        outcome.failures.iter().take(4).cloned().collect::<Vec<_>>().join("\n    ")
+                        outcome
+                            .failures
+                            .iter()
+                            .take(4)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join("\n    ")
                     )
                 } else {
-                    format!("the deliberate oops was NOT reported ({})", outcome.verdict())
+                    format!(
+                        "the deliberate oops was NOT reported ({})",
+                        outcome.verdict()
+                    )
                 },
             )
         }

@@ -95,9 +95,7 @@ impl VmOutcome {
         match self.exit_code {
             Some(0) => {}
             Some(c) => why.push(format!("script exited {c}")),
-            None if !self.timed_out => {
-                why.push("guest stopped before the script finished".into())
-            }
+            None if !self.timed_out => why.push("guest stopped before the script finished".into()),
             None => {}
         }
         why.join("; ")
@@ -156,7 +154,16 @@ fn copy_in(src: &Path, dst: &Path) -> Result<()> {
 fn build_initramfs(bench: &Bench, opts: &VmOptions, work: &Path) -> Result<PathBuf> {
     let tree = work.join("initramfs");
     let _ = fs::remove_dir_all(&tree);
-    for d in ["bin", "sbin", "proc", "sys", "dev", "tmp", "etc", "rerand/modules"] {
+    for d in [
+        "bin",
+        "sbin",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "etc",
+        "rerand/modules",
+    ] {
         fs::create_dir_all(tree.join(d)).map_err(|e| Error(format!("mkdir: {e}")))?;
     }
     copy_in(&bench.busybox(), &tree.join("bin/busybox"))?;
@@ -192,17 +199,17 @@ fn build_initramfs(bench: &Bench, opts: &VmOptions, work: &Path) -> Result<PathB
         Command::new("chmod").args(["-R", "a+rX"]).arg(&tree),
         "chmod initramfs",
     )?;
-    output(
-        Command::new("chmod").arg("755").arg(&init),
-        "chmod init",
-    )?;
+    output(Command::new("chmod").arg("755").arg(&init), "chmod init")?;
     let image = work.join("initrd.gz");
     let script = format!(
         "cd '{}' && find . | cpio -o -H newc --quiet | gzip -1 > '{}'",
         tree.display(),
         image.display()
     );
-    output(Command::new("sh").arg("-c").arg(script), "packing the initramfs")?;
+    output(
+        Command::new("sh").arg("-c").arg(script),
+        "packing the initramfs",
+    )?;
     Ok(image)
 }
 
@@ -250,16 +257,20 @@ pub fn run(bench: &Bench, opts: &VmOptions) -> Result<VmOutcome> {
         log_path.display()
     ));
     let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| Error(format!("cannot start qemu-system-aarch64: {e} (run `cargo xtask env`)")))?;
+    let mut child = cmd.spawn().map_err(|e| {
+        Error(format!(
+            "cannot start qemu-system-aarch64: {e} (run `cargo xtask env`)"
+        ))
+    })?;
     let (tx, rx) = mpsc::channel::<String>();
     let stdout = child.stdout.take().unwrap();
     let stderr = child.stderr.take().unwrap();
     let tx2 = tx.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).split(b'\n').map_while(|l| l.ok()) {
-            let s = String::from_utf8_lossy(&line).trim_end_matches('\r').to_string();
+            let s = String::from_utf8_lossy(&line)
+                .trim_end_matches('\r')
+                .to_string();
             if tx.send(s).is_err() {
                 break;
             }

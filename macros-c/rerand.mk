@@ -1,0 +1,47 @@
+# rerand.mk: make a kernel module rerandomizable.
+#
+# In the module's Kbuild (or Makefile), after obj-m / foo-y:
+#
+#     obj-m := foo.o
+#     include $(RERAND_MK)
+#
+# and build with rerand-ld as the linker:
+#
+#     make -C $KDIR M=$PWD LD=rerand-ld modules
+#
+# `eval "$(cargo xtask env)"` sets RERAND_MK, KDIR and puts rerand-ld on PATH.
+# What this adds: -ffunction-sections (one section per function: what
+# rerand-ld moves), references that let modpost version the runtime's
+# symbols and record depends=rerand, and the runtime's Module.symvers.
+
+RERAND_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
+
+ifneq ($(KERNELRELEASE),)
+
+ccflags-y += -ffunction-sections -include $(RERAND_DIR)/macros-c/rerand_ref.h
+RERAND_SYMVERS ?= $(RERAND_DIR)/runtime-kmod/Module.symvers
+KBUILD_EXTRA_SYMBOLS += $(RERAND_SYMVERS)
+
+# Checks that only make sense when building, not on `make clean`.
+ifeq ($(filter __clean,$(MAKECMDGOALS)),)
+ifeq ($(wildcard $(RERAND_SYMVERS)),)
+$(error rerand.mk: $(RERAND_SYMVERS) not found: build the runtime first (cargo xtask build, or make -C $$KDIR M=$(RERAND_DIR)/runtime-kmod))
+endif
+ifneq ($(notdir $(firstword $(LD))),rerand-ld)
+$(error rerand.mk: link with rerand-ld: make -C $$KDIR M=$$PWD LD=rerand-ld modules (LD is now '$(LD)'))
+endif
+endif
+
+else
+
+# Outside Kbuild: `make -f path/to/rerand.mk` or `include` from a plain
+# Makefile gives a `rerand-modules` target with the right command line.
+KDIR ?= /lib/modules/$(shell uname -r)/build
+RERAND_LD ?= rerand-ld
+
+rerand-modules:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) LD=$(RERAND_LD) RERAND_MK=$(RERAND_DIR)/macros-c/rerand.mk modules
+
+.PHONY: rerand-modules
+
+endif
