@@ -45,7 +45,7 @@ void register_rerandom_driver(const struct Rerandom_Driver *d)
 	driver = *d;
 	init_calls = 0;
 	mutex_unlock(&driver_lock);
-	pr_info("registered %s: init_entry=%px check_entry=%px\n",
+	pr_info("registered %s: init_entry=%p check_entry=%p\n",
 		d->name, d->init_entry, d->check_entry);
 }
 EXPORT_SYMBOL_GPL(register_rerandom_driver);
@@ -62,7 +62,7 @@ EXPORT_SYMBOL_GPL(unregister_rerandom_driver);
 
 static void call_once(void)
 {
-	static char word[] = "chifan";
+	char word[] = "chifan";
 	time64_t now = ktime_get_seconds();
 	u32 got, want;
 
@@ -82,7 +82,7 @@ static void call_once(void)
 				   got, want);
 	}
 	if (calls % 100 == 1)
-		pr_info("round %lu: init_entry=%px check_entry=%px errors=%lu\n",
+		pr_info("round %lu: init_entry=%p check_entry=%p errors=%lu\n",
 			calls, driver.init_entry, driver.check_entry, errors);
 	mutex_unlock(&driver_lock);
 }
