@@ -22,7 +22,7 @@
 #define RERAND_TABLE_SECTION ".rerand.table"
 #define RERAND_SLOTS_SECTION ".rerand.slots"
 #define RERAND_TRAMPOLINE_SECTION ".text.rerand.tramp"
-#define RERAND_EXCLUDED_SECTION ".rerand.excluded"
+#define RERAND_EXCLUDED_SECTION ".note.rerand.excluded"
 
 /* Pseudo relocation: write a NOP at offset (ftrace entry slot). */
 #define RERAND_OP_NOP 0x8001

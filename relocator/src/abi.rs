@@ -28,7 +28,7 @@ pub const SLOTS_SECTION: &str = ".rerand.slots";
 pub const TRAMPOLINE_SECTION: &str = ".text.rerand.tramp";
 /// Not allocated (kept in the .ko, not loaded): names and reasons of
 /// excluded functions, for `rerand inspect`. NUL-separated "name\treason" lines.
-pub const EXCLUDED_SECTION: &str = ".rerand.excluded";
+pub const EXCLUDED_SECTION: &str = ".note.rerand.excluded";
 
 /// "RRNDTAB1" read as a little-endian u64.
 pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"RRNDTAB1");

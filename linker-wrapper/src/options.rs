@@ -1,0 +1,129 @@
+//! rerand-ld's own options. Kbuild owns the linker command line, so these
+//! come from the environment:
+//!
+//! - `RERAND_LD_FLAGS`: e.g. `--report out.json --exclude '^bfq_.*_show$'`
+//! - `RERAND_VERBOSE=1`: one summary line per rewritten object on stderr
+//! - `RERAND_REAL_LD`: the real linker (else `aarch64-linux-gnu-ld`, then `ld`)
+use clap::Parser;
+use regex::Regex;
+
+#[derive(Parser, Debug, Default, Clone)]
+#[command(
+    name = "RERAND_LD_FLAGS",
+    no_binary_name = true,
+    about = "rerand-ld options, passed in the RERAND_LD_FLAGS environment variable"
+)]
+pub struct Options {
+    /// Write a JSON report (every function: randomized or excluded and why).
+    /// With several rerand-ld runs per build, each run merges into the file.
+    #[arg(long, value_name = "FILE.json")]
+    pub report: Option<String>,
+    /// Do not wrap functions whose name matches REGEX (repeatable).
+    #[arg(long, value_name = "REGEX")]
+    pub exclude: Vec<String>,
+    /// Wrap only functions placed in `.text.rerand_random.*` sections.
+    #[arg(long)]
+    pub only_annotated: bool,
+    /// Summary on stderr (same as RERAND_VERBOSE=1).
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Treat functions without DWARF as unsafe (exclude them) instead of
+    /// assuming register-only arguments.
+    #[arg(long)]
+    pub require_dwarf: bool,
+}
+
+/// Options after validation.
+#[derive(Debug, Default, Clone)]
+pub struct Config {
+    pub report: Option<String>,
+    pub exclude: Vec<Regex>,
+    pub only_annotated: bool,
+    pub verbose: bool,
+    pub require_dwarf: bool,
+}
+
+impl Config {
+    pub fn from_options(o: Options) -> Result<Self, String> {
+        let mut exclude = Vec::new();
+        for e in &o.exclude {
+            exclude.push(Regex::new(e).map_err(|err| format!("--exclude {e:?}: {err}"))?);
+        }
+        Ok(Config {
+            report: o.report,
+            exclude,
+            only_annotated: o.only_annotated,
+            verbose: o.verbose,
+            require_dwarf: o.require_dwarf,
+        })
+    }
+
+    /// From `RERAND_LD_FLAGS` and `RERAND_VERBOSE`.
+    pub fn from_env() -> Result<Self, String> {
+        let flags = std::env::var("RERAND_LD_FLAGS").unwrap_or_default();
+        let words = split_words(&flags)?;
+        let o = Options::try_parse_from(words).map_err(|e| format!("RERAND_LD_FLAGS: {e}"))?;
+        let mut c = Self::from_options(o)?;
+        if std::env::var("RERAND_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0") {
+            c.verbose = true;
+        }
+        Ok(c)
+    }
+}
+
+/// Shell-like splitting: whitespace separates, '...' and "..." quote,
+/// backslash escapes.
+pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut have = false;
+    let mut chars = s.chars();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some('\''), c) => cur.push(c),
+            (_, '\\') => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                    have = true;
+                }
+            }
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                have = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if have {
+                    out.push(std::mem::take(&mut cur));
+                    have = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                have = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("unterminated quote in {s:?}"));
+    }
+    if have {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn words() {
+        assert_eq!(
+            split_words(r#"--report a.json --exclude '^x y$' -v"#).unwrap(),
+            ["--report", "a.json", "--exclude", "^x y$", "-v"]
+        );
+        assert!(split_words("'oops").is_err());
+    }
+}

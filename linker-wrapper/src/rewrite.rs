@@ -1,0 +1,886 @@
+//! One aarch64 ELF64 relocatable object in, one rewritten object out.
+//!
+//! Pipeline (each step a function below, run in this order by [`rewrite`]):
+//! 1. [`precheck`]: pass through what is not ours to touch (not ELF, not
+//!    aarch64 ELF64 LE ET_REL, already processed, SHT_GROUP).
+//! 2. [`collect_functions`]: every FUNC symbol in an executable section,
+//!    with the first reason it cannot be wrapped, if any.
+//! 3. [`scan_relocations`]: relocations into bodies from special sections
+//!    (see [`crate::special`]), unknown relocation types inside bodies, ftrace
+//!    slots, alternative sites.
+//! 4. [`apply_dwarf`]: stack-passed arguments, variadics, FP arguments.
+//! 5. [`emit`]: rename bodies `foo_real`, move `foo` to its trampoline,
+//!    redirect entry references, write trampolines, slots, table, excluded list.
+use crate::diag::{Problem, Problems};
+use crate::dwarf;
+use crate::options::Config;
+use crate::report::{FuncEntry, ObjectReport};
+use crate::special::{self, Effect};
+use crate::trampoline;
+use object::build::elf::{Builder, Relocation, SectionData, SectionId, SymbolId};
+use object::build::{ByteString, Id};
+use object::elf;
+use relocator::abi;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// What happened to one input.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The rewritten object.
+    Rewritten { data: Vec<u8>, report: ObjectReport },
+    /// Use the input as it is.
+    PassThrough {
+        reason: String,
+        /// Worth a warning (e.g. SHT_GROUP, no -ffunction-sections).
+        warn: bool,
+        report: ObjectReport,
+    },
+}
+
+/// How the runtime treats a relocation type found inside a body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelocClass {
+    /// The value depends on the place: re-applied in every copy (RelocRecord).
+    Place,
+    /// The value depends on the target only: the pristine bytes are right
+    /// wherever they are copied.
+    Target,
+    /// R_AARCH64_NONE.
+    None,
+    /// Anything else: the body is excluded.
+    Unknown,
+}
+
+pub fn reloc_class(r_type: u32) -> RelocClass {
+    match r_type {
+        0 => RelocClass::None,
+        // PREL64/32/16, LD_PREL_LO19, ADR_PREL_LO21, ADR_PREL_PG_HI21(_NC),
+        // TSTBR14, CONDBR19, JUMP26, CALL26
+        260 | 261 | 262 | 273 | 274 | 275 | 276 | 279 | 280 | 282 | 283 => RelocClass::Place,
+        // ABS64/32/16, MOVW_UABS_G0..G3(_NC), MOVW_SABS_G0..G2,
+        // ADD_ABS_LO12_NC, LDST8/16/32/64/128_ABS_LO12_NC
+        257..=259 | 263..=272 | 277 | 278 | 284 | 285 | 286 | 299 => RelocClass::Target,
+        _ => RelocClass::Unknown,
+    }
+}
+
+const R_ABS64: u32 = 257;
+const R_ADR_PREL_PG_HI21: u32 = 275;
+const R_ADD_ABS_LO12_NC: u32 = 277;
+const R_CALL26: u32 = 283;
+
+struct Func {
+    name: String,
+    sym: SymbolId,
+    section: SectionId,
+    sec_name: String,
+    size: u64,
+    align: u64,
+    excluded: Option<String>,
+    note: Option<String>,
+    /// Offsets of ftrace entry sites (`__patchable_function_entries`).
+    ftrace: Vec<u64>,
+    /// Alternative sites: (offset, length, replacement has PC-relative relocs).
+    alts: Vec<(u64, u64, bool)>,
+}
+
+impl Func {
+    fn exclude(&mut self, why: impl Into<String>) {
+        if self.excluded.is_none() {
+            self.excluded = Some(why.into());
+        }
+    }
+}
+
+fn s(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn report_for(file: &str, status: &str, note: Option<String>) -> ObjectReport {
+    ObjectReport {
+        file: file.to_string(),
+        status: status.to_string(),
+        note,
+        functions: Vec::new(),
+    }
+}
+
+fn pass(file: &str, reason: &str, warn: bool) -> Outcome {
+    Outcome::PassThrough {
+        reason: reason.to_string(),
+        warn,
+        report: report_for(file, "passed-through", Some(reason.to_string())),
+    }
+}
+
+/// Rewrites one object; `file` names it in messages and the report.
+pub fn rewrite(file: &str, data: &[u8], cfg: &Config) -> Result<Outcome, Problems> {
+    if let Some(out) = precheck(file, data)? {
+        return Ok(out);
+    }
+    let mut b = Builder::read64(data)
+        .map_err(|e| one(Problem::new(file, format!("cannot parse ELF object: {e}"))))?;
+    let mut problems = Problems::default();
+    let mut funcs = collect_functions(file, &b, cfg);
+    if funcs.is_empty() {
+        return Ok(pass(file, "no functions: nothing to randomize", false));
+    }
+    if !funcs
+        .iter()
+        .any(|f| special::text_section_verdict(&f.sec_name).is_ok())
+    {
+        return Ok(pass(
+            file,
+            "no function in its own .text.* section (compile with -ffunction-sections): nothing to randomize",
+            !funcs.is_empty(),
+        ));
+    }
+    scan_relocations(file, &b, &mut funcs, &mut problems);
+    apply_dwarf(&b, &mut funcs, cfg);
+    check_names(file, &b, &funcs, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut report = report_for(file, "rewritten", None);
+    if funcs.iter().all(|f| f.excluded.is_some()) {
+        report.status = "passed-through".into();
+        report.note = Some("every function excluded: nothing to randomize".into());
+        report.functions = funcs.iter().map(|f| entry(f, 0, 0)).collect();
+        return Ok(Outcome::PassThrough {
+            reason: "every function excluded: nothing to randomize".into(),
+            warn: false,
+            report,
+        });
+    }
+    let counts = emit(file, &mut b, &funcs, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    report.functions = funcs
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let (r, n) = counts.get(&i).copied().unwrap_or((0, 0));
+            entry(f, r, n)
+        })
+        .collect();
+    let mut out = Vec::new();
+    b.write(&mut out).map_err(|e| {
+        one(Problem::new(
+            file,
+            format!("cannot write rewritten object: {e}"),
+        ))
+    })?;
+    Ok(Outcome::Rewritten { data: out, report })
+}
+
+fn one(p: Problem) -> Problems {
+    Problems(vec![p])
+}
+
+fn entry(f: &Func, relocs: u32, ftrace: u32) -> FuncEntry {
+    FuncEntry {
+        name: f.name.clone(),
+        section: f.sec_name.clone(),
+        size: f.size,
+        status: if f.excluded.is_some() {
+            "excluded"
+        } else {
+            "randomized"
+        }
+        .into(),
+        reason: f.excluded.clone(),
+        relocs,
+        ftrace_slots: ftrace,
+        note: f.note.clone(),
+    }
+}
+
+/// Step 1: `Some(outcome)` when the input is not rewritten.
+fn precheck(file: &str, data: &[u8]) -> Result<Option<Outcome>, Problems> {
+    use object::read::elf::{FileHeader, SectionHeader};
+    if data.len() < 4 || &data[..4] != b"\x7fELF" {
+        return Ok(Some(pass(file, "not an ELF file", false)));
+    }
+    if data.len() < 64 {
+        return Err(one(Problem::new(file, "truncated ELF header")));
+    }
+    if data[4] != 2 || data[5] != 1 {
+        return Ok(Some(pass(file, "not ELF64 little-endian", false)));
+    }
+    let e_type = u16::from_le_bytes([data[16], data[17]]);
+    let e_machine = u16::from_le_bytes([data[18], data[19]]);
+    if e_type != 1 {
+        return Ok(Some(pass(file, "not a relocatable object (ET_REL)", false)));
+    }
+    if e_machine != 183 {
+        return Ok(Some(pass(file, "not an aarch64 object", false)));
+    }
+    let corrupt = |e: object::read::Error| one(Problem::new(file, format!("corrupt ELF: {e}")));
+    let endian = object::LittleEndian;
+    let hdr = elf::FileHeader64::<object::LittleEndian>::parse(data).map_err(corrupt)?;
+    let sections = hdr.sections(endian, data).map_err(corrupt)?;
+    for sh in sections.iter() {
+        let name = sections.section_name(endian, sh).map_err(corrupt)?;
+        if name == abi::TABLE_SECTION.as_bytes() || name == abi::TRAMPOLINE_SECTION.as_bytes() {
+            return Ok(Some(pass(
+                file,
+                "already processed by rerand-ld (has .rerand.table)",
+                false,
+            )));
+        }
+        if sh.sh_type(endian) == elf::SHT_GROUP {
+            return Ok(Some(pass(
+                file,
+                &format!(
+                    "section group (SHT_GROUP) {} is not supported: object not randomized",
+                    s(name)
+                ),
+                true,
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Step 2: every FUNC symbol defined in an executable section.
+fn collect_functions(_file: &str, b: &Builder, cfg: &Config) -> Vec<Func> {
+    let mut per_section: BTreeMap<usize, Vec<SymbolId>> = BTreeMap::new();
+    for sym in &b.symbols {
+        if sym.st_type() != elf::STT_FUNC {
+            continue;
+        }
+        let Some(sec) = sym.section else { continue };
+        if !b.sections.get(sec).sh_flags.contains(elf::SHF_EXECINSTR) {
+            continue;
+        }
+        per_section.entry(sec.index()).or_default().push(sym.id());
+    }
+    let mut out = Vec::new();
+    for syms in per_section.values() {
+        for &id in syms {
+            let sym = b.symbols.get(id);
+            let sec = b.sections.get(sym.section.unwrap());
+            let name = s(&sym.name);
+            let sec_name = s(&sec.name);
+            let sec_size = match &sec.data {
+                SectionData::Data(d) => d.len() as u64,
+                _ => 0,
+            };
+            let mut f = Func {
+                name: name.clone(),
+                sym: id,
+                section: sec.id(),
+                sec_name: sec_name.clone(),
+                size: sec_size.max(sym.st_size),
+                align: sec.sh_addralign.max(4),
+                excluded: None,
+                note: None,
+                ftrace: Vec::new(),
+                alts: Vec::new(),
+            };
+            if let Err(why) = special::text_section_verdict(&sec_name) {
+                f.exclude(why);
+            }
+            if cfg.only_annotated && !sec_name.starts_with(special::ANNOTATED_PREFIX) {
+                f.exclude("not annotated (--only-annotated)");
+            }
+            if syms.len() > 1 {
+                f.exclude(format!("section holds {} function symbols", syms.len()));
+            }
+            if !matches!(sec.data, SectionData::Data(_)) || sec.sh_type != elf::SHT_PROGBITS {
+                f.exclude("section is not PROGBITS");
+            }
+            if sym.st_value != 0 {
+                f.exclude("does not start its section");
+            }
+            if sym.st_size == 0 || sec_size == 0 {
+                f.exclude("zero size");
+            }
+            if name.ends_with(".cold") || name.contains(".cold.") {
+                f.exclude("cold partition of another function (not an entry point)");
+            }
+            if name == abi::ENTER_HOOK || name == abi::EXIT_HOOK {
+                f.exclude("is a rerand hook");
+            }
+            if let Some(re) = cfg.exclude.iter().find(|re| re.is_match(&name)) {
+                f.exclude(format!("--exclude {}", re.as_str()));
+            }
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// Where a relocation points: (section index, offset in it), if defined.
+fn resolve(b: &Builder, sym: Option<SymbolId>, addend: i64) -> Option<(usize, i64)> {
+    let sym = b.symbols.get(sym?);
+    let sec = sym.section?;
+    Some((sec.index(), (sym.st_value as i64).wrapping_add(addend)))
+}
+
+/// Step 3.
+fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut Problems) {
+    let body_of: HashMap<usize, usize> = funcs
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.section.index(), i))
+        .collect();
+    // .altinstr_replacement ranges with PC-relative relocations.
+    let mut repl_pcrel: HashMap<usize, Vec<u64>> = HashMap::new();
+    for rs in &b.sections {
+        let (SectionData::Relocation(rels), Some(t)) = (&rs.data, rs.sh_info_section) else {
+            continue;
+        };
+        if b.sections.get(t).name.as_slice() == b".altinstr_replacement" {
+            for r in rels {
+                if reloc_class(r.r_type.0) == RelocClass::Place {
+                    repl_pcrel.entry(t.index()).or_default().push(r.r_offset);
+                }
+            }
+        }
+    }
+    for rs in &b.sections {
+        let SectionData::Relocation(rels) = &rs.data else {
+            continue;
+        };
+        let Some(target) = rs.sh_info_section else {
+            continue;
+        };
+        let tsec = b.sections.get(target);
+        let tname = s(&tsec.name);
+        if let Some(&fi) = body_of.get(&target.index()) {
+            for r in rels {
+                if reloc_class(r.r_type.0) == RelocClass::Unknown {
+                    funcs[fi].exclude(format!(
+                        "relocation type {} at {:#x} cannot be re-applied by the runtime",
+                        r.r_type.0, r.r_offset
+                    ));
+                }
+            }
+            continue;
+        }
+        let effect = special::effect_of(&tname);
+        let tdata: &[u8] = match &tsec.data {
+            SectionData::Data(d) => d,
+            _ => &[],
+        };
+        for r in rels {
+            let Some((sec, off)) = resolve(b, r.symbol, r.r_addend) else {
+                continue;
+            };
+            let Some(&fi) = body_of.get(&sec) else {
+                continue;
+            };
+            match effect {
+                Effect::KeepAndExclude(why) => funcs[fi].exclude(why),
+                Effect::FtraceEntries => {
+                    if off >= 0 {
+                        funcs[fi].ftrace.push(off as u64);
+                    } else {
+                        problems.push(
+                            Problem::new(file, "ftrace entry before the start of a function")
+                                .section(&tname)
+                                .symbol(&funcs[fi].name)
+                                .offset(r.r_offset),
+                        );
+                    }
+                }
+                Effect::Alternatives => {
+                    // struct alt_instr { s32 orig; s32 alt; u16 cpufeature; u8 orig_len; u8 alt_len; }
+                    let k = r.r_offset as usize;
+                    if k.is_multiple_of(12) && k + 12 <= tdata.len() && off >= 0 {
+                        let orig_len = tdata[k + 10] as u64;
+                        let alt_len = tdata[k + 11] as u64;
+                        let repl = rels
+                            .iter()
+                            .find(|x| x.r_offset == r.r_offset + 4)
+                            .and_then(|x| resolve(b, x.symbol, x.r_addend));
+                        let pcrel = repl.is_some_and(|(rsec, roff)| {
+                            repl_pcrel.get(&rsec).is_some_and(|v| {
+                                v.iter().any(|&o| {
+                                    (o as i64) >= roff && (o as i64) < roff + alt_len as i64
+                                })
+                            })
+                        });
+                        funcs[fi].alts.push((off as u64, orig_len, pcrel));
+                    }
+                }
+                Effect::Redirect | Effect::KeepBody | Effect::Ours => {}
+            }
+        }
+    }
+    // Alternative sites against the body's own relocations.
+    for rs in &b.sections {
+        let (SectionData::Relocation(rels), Some(t)) = (&rs.data, rs.sh_info_section) else {
+            continue;
+        };
+        let Some(&fi) = body_of.get(&t.index()) else {
+            continue;
+        };
+        let f = &mut funcs[fi];
+        let mut why = None;
+        for &(o, len, pcrel) in &f.alts {
+            if pcrel {
+                why = Some(format!(
+                    "alternative at {o:#x} has PC-relative replacement code"
+                ));
+            }
+            for r in rels {
+                if reloc_class(r.r_type.0) == RelocClass::Place
+                    && r.r_offset >= o
+                    && r.r_offset < o + len
+                {
+                    why = Some(format!(
+                        "alternative at {o:#x} overlaps a place-dependent relocation at {:#x}",
+                        r.r_offset
+                    ));
+                }
+            }
+        }
+        if let Some(w) = why {
+            f.exclude(w);
+        }
+    }
+}
+
+/// Step 4: DWARF verdicts on arguments.
+fn apply_dwarf(b: &Builder, funcs: &mut [Func], cfg: &Config) {
+    let find = |name: &[u8]| b.sections.iter().find(|s| s.name.as_slice() == name);
+    let info = find(b".debug_info");
+    let abbrev = find(b".debug_abbrev");
+    let verdicts = match (info, abbrev) {
+        (Some(i), Some(a)) => {
+            let compressed =
+                |s: &object::build::elf::Section| s.sh_flags.contains(elf::SHF_COMPRESSED);
+            match (&i.data, &a.data) {
+                (SectionData::Data(id), SectionData::Data(ad))
+                    if !compressed(i) && !compressed(a) =>
+                {
+                    let mut relocs = dwarf::RelocMap::new();
+                    for rs in &b.sections {
+                        if let (SectionData::Relocation(rels), Some(t)) =
+                            (&rs.data, rs.sh_info_section)
+                        {
+                            if t == i.id() {
+                                for r in rels {
+                                    let v = match r.symbol {
+                                        Some(sid) => {
+                                            let sym = b.symbols.get(sid);
+                                            (
+                                                sym.section.map(|x| x.index()),
+                                                (sym.st_value as i64).wrapping_add(r.r_addend),
+                                            )
+                                        }
+                                        None => (None, r.r_addend),
+                                    };
+                                    relocs.insert(r.r_offset, v);
+                                }
+                            }
+                        }
+                    }
+                    dwarf::function_verdicts(id, ad, &relocs)
+                        .map_err(|e| format!("unreadable DWARF ({e})"))
+                }
+                _ => Err("compressed DWARF not supported".to_string()),
+            }
+        }
+        _ => Err("no DWARF (.debug_info)".to_string()),
+    };
+    for f in funcs.iter_mut().filter(|f| f.excluded.is_none()) {
+        match &verdicts {
+            Ok(v) => match v.get(&f.section.index()) {
+                Some(dwarf::Verdict::Registers) => {}
+                Some(dwarf::Verdict::Stack(why)) => f.exclude(why.clone()),
+                None if cfg.require_dwarf => {
+                    f.exclude("no DWARF for this function (--require-dwarf)")
+                }
+                None => {
+                    f.note =
+                        Some("no DWARF for this function: assumed register-only arguments".into())
+                }
+            },
+            Err(why) if cfg.require_dwarf => f.exclude(format!("{why} (--require-dwarf)")),
+            Err(why) => f.note = Some(format!("{why}: assumed register-only arguments")),
+        }
+    }
+}
+
+/// Names the rewrite adds must be free.
+fn check_names(file: &str, b: &Builder, funcs: &[Func], problems: &mut Problems) {
+    let names: HashSet<&[u8]> = b.symbols.iter().map(|s| s.name.as_slice()).collect();
+    for f in funcs.iter().filter(|f| f.excluded.is_none()) {
+        let real = format!("{}{}", f.name, abi::BODY_SUFFIX);
+        if names.contains(real.as_bytes()) {
+            problems.push(
+                Problem::new(
+                    file,
+                    format!("symbol `{real}` already exists: cannot rename the body"),
+                )
+                .section(&f.sec_name)
+                .symbol(&f.name),
+            );
+        }
+    }
+}
+
+fn add_section<'a>(
+    b: &mut Builder<'a>,
+    name: &str,
+    sh_type: elf::SectionType,
+    flags: u64,
+    align: u64,
+    data: SectionData<'a>,
+) -> SectionId {
+    let sec = b.sections.add();
+    sec.name = ByteString::from(name.as_bytes().to_vec());
+    sec.sh_type = sh_type;
+    sec.sh_flags = elf::SectionFlags(flags);
+    sec.sh_addralign = align;
+    sec.data = data;
+    sec.id()
+}
+
+fn add_rela<'a>(b: &mut Builder<'a>, target: SectionId, symtab: SectionId, rels: Vec<Relocation>) {
+    let name = format!(".rela{}", s(&b.sections.get(target).name));
+    let id = add_section(
+        b,
+        &name,
+        elf::SHT_RELA,
+        elf::SHF_INFO_LINK.0,
+        8,
+        SectionData::Relocation(rels),
+    );
+    let sec = b.sections.get_mut(id);
+    sec.sh_link_section = Some(symtab);
+    sec.sh_info_section = Some(target);
+    sec.sh_entsize = 24;
+}
+
+fn section_symbol(b: &mut Builder, sec: SectionId) -> SymbolId {
+    let sym = b.symbols.add();
+    sym.set_st_info(elf::STB_LOCAL, elf::STT_SECTION);
+    sym.section = Some(sec);
+    sym.id()
+}
+
+fn hook_symbol(b: &mut Builder, name: &str) -> SymbolId {
+    if let Some(sym) = b
+        .symbols
+        .iter()
+        .find(|s| s.name.as_slice() == name.as_bytes())
+    {
+        return sym.id();
+    }
+    let sym = b.symbols.add();
+    sym.name = ByteString::from(name.as_bytes().to_vec());
+    sym.set_st_info(elf::STB_GLOBAL, elf::STT_NOTYPE);
+    sym.st_shndx = elf::SHN_UNDEF;
+    sym.id()
+}
+
+fn rel(off: u64, sym: SymbolId, r_type: u32, addend: i64) -> Relocation {
+    Relocation {
+        r_offset: off,
+        symbol: Some(sym),
+        r_type: elf::RelocationType(r_type),
+        r_addend: addend,
+    }
+}
+
+/// Step 5. Returns, per function index, (records, ftrace slots).
+fn emit(
+    file: &str,
+    b: &mut Builder,
+    funcs: &[Func],
+    problems: &mut Problems,
+) -> HashMap<usize, (u32, u32)> {
+    let Some(symtab) = b
+        .sections
+        .iter()
+        .find(|s| matches!(s.data, SectionData::Symbol))
+        .map(|s| s.id())
+    else {
+        problems.push(Problem::new(file, "no symbol table"));
+        return HashMap::new();
+    };
+    let wrapped: Vec<usize> = (0..funcs.len())
+        .filter(|&i| funcs[i].excluded.is_none())
+        .collect();
+    let n = wrapped.len();
+
+    // New sections and their symbols.
+    let tramp = add_section(
+        b,
+        abi::TRAMPOLINE_SECTION,
+        elf::SHT_PROGBITS,
+        (elf::SHF_ALLOC | elf::SHF_EXECINSTR).0,
+        8,
+        SectionData::Data(trampoline::bytes().repeat(n).into()),
+    );
+    let slots = add_section(
+        b,
+        abi::SLOTS_SECTION,
+        elf::SHT_NOBITS,
+        (elf::SHF_ALLOC | elf::SHF_WRITE).0,
+        8,
+        SectionData::UninitializedData((n * abi::SLOT_SIZE) as u64),
+    );
+    b.sections.get_mut(slots).sh_size = (n * abi::SLOT_SIZE) as u64;
+    let slots_sym = section_symbol(b, slots);
+    let enter = hook_symbol(b, abi::ENTER_HOOK);
+    let exit = hook_symbol(b, abi::EXIT_HOOK);
+
+    // Bodies: foo_real at the old place; foo moves to its trampoline.
+    let mut body_sym: HashMap<usize, SymbolId> = HashMap::new(); // func index -> foo_real
+    let mut wrapped_by_sec: HashMap<usize, usize> = HashMap::new(); // section -> func index
+    let mut tramp_rels = Vec::new();
+    for (k, &i) in wrapped.iter().enumerate() {
+        let f = &funcs[i];
+        let real = b.symbols.add();
+        real.name = ByteString::from(format!("{}{}", f.name, abi::BODY_SUFFIX).into_bytes());
+        real.set_st_info(elf::STB_LOCAL, elf::STT_FUNC);
+        real.section = Some(f.section);
+        real.st_value = 0;
+        real.st_size = f.size;
+        let real = real.id();
+        body_sym.insert(i, real);
+        wrapped_by_sec.insert(f.section.index(), i);
+        let t = b.symbols.get_mut(f.sym);
+        t.section = Some(tramp);
+        t.st_value = (k * trampoline::SIZE) as u64;
+        t.st_size = trampoline::SIZE as u64;
+        let base = (k * trampoline::SIZE) as u64;
+        let slot = (k * abi::SLOT_SIZE) as i64;
+        tramp_rels.push(rel(
+            base + trampoline::SLOT_ADRP,
+            slots_sym,
+            R_ADR_PREL_PG_HI21,
+            slot,
+        ));
+        tramp_rels.push(rel(
+            base + trampoline::SLOT_ADD,
+            slots_sym,
+            R_ADD_ABS_LO12_NC,
+            slot,
+        ));
+        tramp_rels.push(rel(base + trampoline::ENTER_CALL, enter, R_CALL26, 0));
+        tramp_rels.push(rel(
+            base + trampoline::CALL_OFFSET as u64,
+            real,
+            R_CALL26,
+            0,
+        ));
+        tramp_rels.push(rel(
+            base + trampoline::SLOT_ADRP2,
+            slots_sym,
+            R_ADR_PREL_PG_HI21,
+            slot,
+        ));
+        tramp_rels.push(rel(
+            base + trampoline::SLOT_ADD2,
+            slots_sym,
+            R_ADD_ABS_LO12_NC,
+            slot,
+        ));
+        tramp_rels.push(rel(base + trampoline::EXIT_CALL, exit, R_CALL26, 0));
+    }
+    add_rela(b, tramp, symtab, tramp_rels);
+    let func_of_sym: HashMap<usize, usize> =
+        wrapped.iter().map(|&i| (funcs[i].sym.index(), i)).collect();
+
+    // Redirect references, then collect the records of every body.
+    let mut records: HashMap<usize, Vec<(u64, u32, SymbolId, i64)>> = HashMap::new();
+    let rela_ids: Vec<SectionId> = b
+        .sections
+        .iter()
+        .filter(|s| matches!(s.data, SectionData::Relocation(_)) && s.sh_info_section.is_some())
+        .map(|s| s.id())
+        .collect();
+    for rid in rela_ids {
+        let target = b.sections.get(rid).sh_info_section.unwrap();
+        if target == tramp {
+            continue;
+        }
+        let tsec = b.sections.get(target);
+        let code = tsec.sh_flags.contains(elf::SHF_EXECINSTR);
+        let effect = if code {
+            Effect::Redirect
+        } else {
+            special::effect_of(&s(&tsec.name))
+        };
+        let in_body = wrapped_by_sec.get(&target.index()).copied();
+        let mut rels = match std::mem::replace(
+            &mut b.sections.get_mut(rid).data,
+            SectionData::Relocation(Vec::new()),
+        ) {
+            SectionData::Relocation(r) => r,
+            _ => unreachable!(),
+        };
+        for r in rels.iter_mut() {
+            let Some(sid) = r.symbol else { continue };
+            let sym = b.symbols.get(sid);
+            // A reference through the function symbol itself.
+            if let Some(&fi) = func_of_sym.get(&sid.index()) {
+                if effect != Effect::Redirect || r.r_addend != 0 {
+                    // Into the body, not the entry: keep pointing at the body.
+                    r.symbol = Some(body_sym[&fi]);
+                }
+            } else if let Some(sec) = sym.section {
+                if let Some(&fi) = wrapped_by_sec.get(&sec.index()) {
+                    let off = (sym.st_value as i64).wrapping_add(r.r_addend);
+                    if effect == Effect::Redirect && off == 0 {
+                        // `.text.foo + 0`: a call or an address taken.
+                        r.symbol = Some(funcs[fi].sym);
+                        r.r_addend = 0;
+                    }
+                }
+            }
+            if let Some(fi) = in_body {
+                if reloc_class(r.r_type.0) == RelocClass::Place {
+                    let sid = r.symbol.unwrap();
+                    let tsym = b.symbols.get(sid);
+                    let intra = tsym.section == Some(funcs[fi].section) && sid != funcs[fi].sym;
+                    if !intra {
+                        records
+                            .entry(fi)
+                            .or_default()
+                            .push((r.r_offset, r.r_type.0, sid, r.r_addend));
+                    }
+                }
+            }
+        }
+        b.sections.get_mut(rid).data = SectionData::Relocation(rels);
+    }
+
+    // The table.
+    let mut counts = HashMap::new();
+    let mut frecs = Vec::new();
+    let mut rrecs: Vec<(u64, u32, Option<SymbolId>, i64)> = Vec::new();
+    for &i in &wrapped {
+        let f = &funcs[i];
+        let mut recs: Vec<(u64, u32, Option<SymbolId>, i64)> = records
+            .remove(&i)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(o, t, s, a)| (o, t, Some(s), a))
+            .collect();
+        let body: &[u8] = match &b.sections.get(f.section).data {
+            SectionData::Data(d) => d,
+            _ => &[],
+        };
+        let mut nslots = 0;
+        for &o in &f.ftrace {
+            for k in 0..2u64 {
+                let at = (o + 4 * k) as usize;
+                let word = body
+                    .get(at..at + 4)
+                    .map(|w| u32::from_le_bytes(w.try_into().unwrap()));
+                if word == Some(trampoline::NOP) {
+                    recs.push((o + 4 * k, abi::OP_NOP, None, 0));
+                    nslots += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        recs.sort_by_key(|r| (r.0, r.1));
+        let flags = if nslots > 0 {
+            abi::FUNC_FTRACE_SLOTS
+        } else {
+            0
+        };
+        frecs.push(abi::FuncRecord {
+            size: f.size as u32,
+            align: f.align as u32,
+            call_offset: trampoline::CALL_OFFSET,
+            first_reloc: rrecs.len() as u32,
+            nrelocs: recs.len() as u32,
+            flags,
+            ..Default::default()
+        });
+        counts.insert(i, (recs.len() as u32, nslots));
+        rrecs.extend(recs);
+    }
+    let excluded: Vec<&Func> = funcs.iter().filter(|f| f.excluded.is_some()).collect();
+    let mut data = Vec::new();
+    abi::TableHeader::new(n as u32, rrecs.len() as u32, excluded.len() as u32).write(&mut data);
+    for r in &frecs {
+        r.write(&mut data);
+    }
+    for r in &rrecs {
+        abi::RelocRecord {
+            target: 0,
+            offset: r.0 as u32,
+            r#type: r.1,
+        }
+        .write(&mut data);
+    }
+    let table = add_section(
+        b,
+        abi::TABLE_SECTION,
+        elf::SHT_PROGBITS,
+        elf::SHF_ALLOC.0,
+        8,
+        SectionData::Data(data.into()),
+    );
+    let table_sym = section_symbol(b, table);
+    let funcs_at = abi::HEADER_SIZE as u64;
+    let relocs_at = funcs_at + (n * abi::FUNC_SIZE) as u64;
+    let mut trels = vec![
+        rel(abi::offsets::HEADER_SELF, table_sym, R_ABS64, 0),
+        rel(
+            abi::offsets::HEADER_FUNCS,
+            table_sym,
+            R_ABS64,
+            funcs_at as i64,
+        ),
+        rel(
+            abi::offsets::HEADER_RELOCS,
+            table_sym,
+            R_ABS64,
+            relocs_at as i64,
+        ),
+        rel(abi::offsets::HEADER_SLOTS, slots_sym, R_ABS64, 0),
+    ];
+    for (k, &i) in wrapped.iter().enumerate() {
+        let base = funcs_at + (k * abi::FUNC_SIZE) as u64;
+        trels.push(rel(
+            base + abi::offsets::FUNC_TRAMPOLINE,
+            funcs[i].sym,
+            R_ABS64,
+            0,
+        ));
+        trels.push(rel(
+            base + abi::offsets::FUNC_BODY,
+            body_sym[&i],
+            R_ABS64,
+            0,
+        ));
+    }
+    for (j, r) in rrecs.iter().enumerate() {
+        if let Some(sym) = r.2 {
+            let at = relocs_at + (j * abi::RELOC_SIZE) as u64 + abi::offsets::RELOC_TARGET;
+            trels.push(rel(at, sym, R_ABS64, r.3));
+        }
+    }
+    add_rela(b, table, symtab, trels);
+
+    // Names and reasons of the functions that stay.
+    let mut ex = Vec::new();
+    for f in &excluded {
+        ex.extend_from_slice(f.name.as_bytes());
+        ex.push(b'\t');
+        ex.extend_from_slice(f.excluded.as_deref().unwrap_or("").as_bytes());
+        ex.push(0);
+    }
+    add_section(
+        b,
+        abi::EXCLUDED_SECTION,
+        elf::SHT_PROGBITS,
+        0,
+        1,
+        SectionData::Data(ex.into()),
+    );
+    counts
+}

@@ -1,0 +1,453 @@
+//! End to end: compile C fixtures with the kernel's code-generation flags,
+//! rewrite them, check the ELF, then link the rewritten code into a static
+//! aarch64 program and run it under qemu-aarch64 (which also moves every
+//! body the way the runtime does and runs everything again).
+use object::read::elf::{ElfFile64, FileHeader, SectionHeader};
+use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
+use relocator::abi;
+use rerand_ld::options::Config;
+use rerand_ld::rewrite::{rewrite, Outcome};
+use rerand_ld::trampoline;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CC: &str = "aarch64-linux-gnu-gcc";
+const FLAGS: &[&str] = &[
+    "-O2",
+    "-ffunction-sections",
+    "-fno-pic",
+    "-mbranch-protection=pac-ret+leaf",
+    "-fpatchable-function-entry=2",
+    "-c",
+];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool).arg("--version").output().is_ok()
+}
+
+fn run(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{:?} failed:\n{}{}",
+        cmd,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn compile(src: &str, out: &Path, extra: &[&str]) {
+    run(Command::new(CC)
+        .args(FLAGS)
+        .args(extra)
+        .arg(fixtures().join(src))
+        .arg("-o")
+        .arg(out));
+}
+
+fn rewritten(data: &[u8], cfg: &Config) -> (Vec<u8>, rerand_ld::report::ObjectReport) {
+    match rewrite("funcs.o", data, cfg).expect("rewrite") {
+        Outcome::Rewritten { data, report } => (data, report),
+        Outcome::PassThrough { reason, .. } => panic!("passed through: {reason}"),
+    }
+}
+
+/// (symbol name, symbol's section name) of every relocation in the section
+/// named `sec`, as (offset, type, name, section, addend).
+type Elf<'a> = ElfFile64<'a, object::LittleEndian>;
+
+fn relocs(f: &Elf, sec: &str) -> Vec<(u64, u32, String, String, i64)> {
+    let s = f.section_by_name(sec).unwrap_or_else(|| panic!("no {sec}"));
+    s.relocations()
+        .map(|(off, r)| {
+            let RelocationTarget::Symbol(si) = r.target() else {
+                panic!()
+            };
+            let sym = f.symbol_by_index(si).unwrap();
+            let secname = sym
+                .section_index()
+                .and_then(|i| f.section_by_index(i).ok())
+                .map(|s| s.name().unwrap().to_string())
+                .unwrap_or_default();
+            let object::RelocationFlags::Elf { r_type } = r.flags() else {
+                panic!()
+            };
+            (
+                off,
+                r_type.0,
+                sym.name().unwrap().to_string(),
+                secname,
+                r.addend(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn rewrite_and_run_under_qemu() {
+    if !have(CC) || !have("qemu-aarch64") {
+        eprintln!("skipped: {CC} or qemu-aarch64 missing");
+        return;
+    }
+    let d = tmp("e2e");
+    let obj = d.join("funcs.o");
+    compile("funcs.c", &obj, &["-g"]);
+    let data = std::fs::read(&obj).unwrap();
+    let (out, report) = rewritten(&data, &Config::default());
+
+    // Report: exclusions and their reasons.
+    let status = |n: &str| {
+        let f = report.functions.iter().find(|f| f.name == n).unwrap();
+        (f.status.clone(), f.reason.clone().unwrap_or_default())
+    };
+    assert!(status("sum9").1.contains("stack-passed"));
+    assert!(status("sum10").1.contains("stack-passed"));
+    assert!(status("vsum").1.contains("variadic"));
+    assert!(status("pinned_fn").1.contains("opt-out"));
+    for n in [
+        "sq",
+        "sum8",
+        "make_pair",
+        "make_big",
+        "sum_big",
+        "fib",
+        "fact_s",
+        "scale.constprop.0",
+        "part_work.part.0",
+        "only_b.isra.0",
+        "dispatch",
+    ] {
+        assert_eq!(status(n).0, "randomized", "{n}: {:?}", status(n));
+    }
+    let nwrapped = report.randomized();
+    assert_eq!(nwrapped, 24);
+
+    // Symbols: foo at the trampoline, foo_real local at the body.
+    let f = ElfFile64::<object::LittleEndian>::parse(&*out).unwrap();
+    let sym = |n: &str| f.symbols().find(|s| s.name() == Ok(n)).unwrap();
+    let secname = |s: &object::read::elf::ElfSymbol64<object::LittleEndian>| {
+        f.section_by_index(s.section_index().unwrap())
+            .unwrap()
+            .name()
+            .unwrap()
+            .to_string()
+    };
+    for n in ["sq", "exported_add", "fib", "part_work.part.0"] {
+        let t = sym(n);
+        assert_eq!(secname(&t), abi::TRAMPOLINE_SECTION);
+        assert_eq!(t.size(), 112);
+        assert_eq!(t.kind(), object::SymbolKind::Text);
+        let b = sym(&format!("{n}_real"));
+        assert!(b.is_local());
+        assert_eq!(secname(&b), format!(".text.{n}"));
+        assert_eq!(b.address(), 0);
+    }
+    assert!(sym("exported_add").is_global());
+    assert!(sym("sq").is_local());
+    assert!(sym("sum9").address() == 0 && secname(&sym("sum9")) == ".text.sum9");
+
+    // Trampoline words.
+    let tr = f.section_by_name(abi::TRAMPOLINE_SECTION).unwrap();
+    let hdr = tr.elf_section_header();
+    assert_eq!(
+        hdr.sh_flags(object::LittleEndian),
+        object::elf::SHF_ALLOC | object::elf::SHF_EXECINSTR
+    );
+    assert_eq!(tr.align(), 8);
+    let bytes = tr.data().unwrap();
+    assert_eq!(bytes.len(), 112 * nwrapped);
+    for (i, w) in bytes.chunks(4).take(28).enumerate() {
+        assert_eq!(
+            u32::from_le_bytes(w.try_into().unwrap()),
+            trampoline::WORDS[i]
+        );
+    }
+    assert_eq!(&bytes[..4], &0xd503245fu32.to_le_bytes()); // bti c
+    let trel = relocs(&f, abi::TRAMPOLINE_SECTION);
+    let at = |o: u64| trel.iter().find(|r| r.0 == o).unwrap().clone();
+    assert_eq!(at(36).1, 275);
+    assert_eq!(at(36).3, abi::SLOTS_SECTION);
+    assert_eq!(at(40).1, 277);
+    assert_eq!((at(44).1, at(44).2.as_str()), (283, abi::ENTER_HOOK));
+    assert_eq!(at(72).1, 283);
+    assert!(at(72).2.ends_with("_real"));
+    assert_eq!((at(92).1, at(92).2.as_str()), (283, abi::EXIT_HOOK));
+    assert_eq!(at(112 + 36).4, 16); // second function's slot
+
+    // Section-symbol calls now go to trampolines; metadata stays on bodies.
+    let r = relocs(&f, ".text.exported_add");
+    assert!(r
+        .iter()
+        .any(|r| r.1 == 283 && r.2 == "sq" && r.3 == abi::TRAMPOLINE_SECTION));
+    let r = relocs(&f, ".text.dispatch");
+    assert!(r
+        .iter()
+        .any(|r| r.2 == "twice" && r.3 == abi::TRAMPOLINE_SECTION));
+    let r = relocs(&f, ".text.fib");
+    assert!(r
+        .iter()
+        .all(|r| r.2 == "fib" && r.3 == abi::TRAMPOLINE_SECTION));
+    let r = relocs(&f, "__patchable_function_entries");
+    assert!(r
+        .iter()
+        .all(|r| r.3.starts_with(".text.") && r.3 != abi::TRAMPOLINE_SECTION));
+    let r = relocs(&f, ".debug_info");
+    assert!(r.iter().all(|r| r.3 != abi::TRAMPOLINE_SECTION));
+    let ops = f
+        .sections()
+        .find(|s| {
+            s.name()
+                .is_ok_and(|n| n.contains("rel.ro") || n.contains("rodata"))
+                && s.relocations().any(|(_, r)| {
+                    r.flags()
+                        == object::RelocationFlags::Elf {
+                            r_type: object::elf::R_AARCH64_ABS64,
+                        }
+                })
+        })
+        .unwrap();
+    let r = relocs(&f, ops.name().unwrap());
+    assert!(r
+        .iter()
+        .filter(|r| r.1 == 257)
+        .all(|r| r.3 == abi::TRAMPOLINE_SECTION));
+
+    // The table.
+    let t = f.section_by_name(abi::TABLE_SECTION).unwrap();
+    let td = t.data().unwrap();
+    let h = abi::TableHeader::read(td).unwrap();
+    assert_eq!(h.magic, abi::TABLE_MAGIC);
+    assert_eq!(h.nfuncs as usize, nwrapped);
+    assert_eq!(h.nexcluded, 4);
+    let tr = relocs(&f, abi::TABLE_SECTION);
+    assert!(tr.iter().all(|r| r.1 == 257));
+    let at = |o: u64| tr.iter().find(|r| r.0 == o).unwrap().clone();
+    assert_eq!(at(abi::offsets::HEADER_SELF).3, abi::TABLE_SECTION);
+    assert_eq!(at(abi::offsets::HEADER_FUNCS).4, abi::HEADER_SIZE as i64);
+    assert_eq!(at(abi::offsets::HEADER_SLOTS).3, abi::SLOTS_SECTION);
+    for i in 0..h.nfuncs as usize {
+        let base = (abi::HEADER_SIZE + i * abi::FUNC_SIZE) as u64;
+        let fr = abi::FuncRecord::read(&td[base as usize..]).unwrap();
+        assert_eq!(fr.call_offset, 72);
+        assert_eq!(fr.flags & abi::FUNC_FTRACE_SLOTS, abi::FUNC_FTRACE_SLOTS);
+        let tname = at(base).2;
+        assert_eq!(at(base + 8).2, format!("{tname}_real"));
+    }
+    let ex = f.section_by_name(abi::EXCLUDED_SECTION).unwrap();
+    let ex = String::from_utf8_lossy(ex.data().unwrap()).to_string();
+    assert!(ex.contains("sum9\tstack-passed"));
+    let slots = f.section_by_name(abi::SLOTS_SECTION).unwrap();
+    assert_eq!(slots.size() as usize, 16 * nwrapped);
+
+    // Idempotent: a processed object passes through.
+    match rewrite("x.o", &out, &Config::default()).unwrap() {
+        Outcome::PassThrough { reason, .. } => assert!(reason.contains("already processed")),
+        _ => panic!("rewrote twice"),
+    }
+
+    // Through the driver, then run.
+    let rr = d.join("funcs.rr.o");
+    let report_path = d.join("report.json");
+    run(Command::new(env!("CARGO_BIN_EXE_rerand-ld"))
+        .env("RERAND_REAL_LD", "aarch64-linux-gnu-ld")
+        .env(
+            "RERAND_LD_FLAGS",
+            format!("--report {}", report_path.display()),
+        )
+        .args(["-r", "-o"])
+        .arg(&rr)
+        .arg(&obj));
+    let rep: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    assert_eq!(rep["totals"]["randomized"], 24);
+    let leftovers: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".rerand-ld")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "temp dir not cleaned");
+    run(Command::new(CC)
+        .args([
+            "-O1",
+            "-c",
+            "-DNFUNCS_EXPECTED=24",
+            "-DNEXCLUDED_EXPECTED=4",
+        ])
+        .arg(format!("-I{}", fixtures().display()))
+        .arg(format!("-I{}/../macros-c", env!("CARGO_MANIFEST_DIR")))
+        .arg(fixtures().join("main.c"))
+        .arg("-o")
+        .arg(d.join("main.o")));
+    run(Command::new(CC)
+        .args(["-O2", "-c"])
+        .arg(fixtures().join("hooks.c"))
+        .arg("-o")
+        .arg(d.join("hooks.o")));
+    run(Command::new(CC)
+        .arg("-static")
+        .arg(d.join("main.o"))
+        .arg(&rr)
+        .arg(d.join("hooks.o"))
+        .arg("-o")
+        .arg(d.join("prog")));
+    let out = run(Command::new("qemu-aarch64").arg(d.join("prog")));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("OK: 24 functions moved"), "{text}");
+}
+
+#[test]
+fn options_and_odd_inputs() {
+    if !have(CC) {
+        return;
+    }
+    let d = tmp("odd");
+    let obj = d.join("funcs.o");
+    compile("funcs.c", &obj, &["-g"]);
+    let data = std::fs::read(&obj).unwrap();
+
+    // --exclude
+    let cfg = Config {
+        exclude: vec![regex::Regex::new("^use_").unwrap()],
+        ..Default::default()
+    };
+    let (_, rep) = rewritten(&data, &cfg);
+    let f = rep
+        .functions
+        .iter()
+        .find(|f| f.name == "use_heavy")
+        .unwrap();
+    assert!(f.reason.as_deref().unwrap().starts_with("--exclude"));
+
+    // Without DWARF: assumption noted; --require-dwarf excludes.
+    let nodw = d.join("nodwarf.o");
+    compile("funcs.c", &nodw, &[]);
+    let nd = std::fs::read(&nodw).unwrap();
+    let (_, rep) = rewritten(&nd, &Config::default());
+    let f = rep.functions.iter().find(|f| f.name == "sum8").unwrap();
+    assert!(f.note.as_deref().unwrap().contains("assumed register-only"));
+    let cfg = Config {
+        require_dwarf: true,
+        ..Default::default()
+    };
+    assert!(matches!(
+        rewrite("x.o", &nd, &cfg).unwrap(),
+        Outcome::PassThrough { .. }
+    ));
+
+    // foo_real already defined: one clear error naming the symbol.
+    let src = d.join("clash.c");
+    std::fs::write(
+        &src,
+        "int foo(int x){return x+1;}\nint foo_real(int x){return x;}\n",
+    )
+    .unwrap();
+    let clash = d.join("clash.o");
+    run(Command::new(CC).args(FLAGS).arg(&src).arg("-o").arg(&clash));
+    let err = rewrite(
+        "clash.o",
+        &std::fs::read(&clash).unwrap(),
+        &Config::default(),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("clash.o") && msg.contains("`foo`") && msg.contains("foo_real"),
+        "{msg}"
+    );
+
+    // No -ffunction-sections: pass through with a warning.
+    let plain = d.join("plain.o");
+    run(Command::new(CC)
+        .args(["-O2", "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&plain));
+    match rewrite(
+        "plain.o",
+        &std::fs::read(&plain).unwrap(),
+        &Config::default(),
+    )
+    .unwrap()
+    {
+        Outcome::PassThrough { warn, reason, .. } => {
+            assert!(warn && reason.contains("-ffunction-sections"))
+        }
+        _ => panic!(),
+    }
+
+    // Never panic on odd bytes.
+    let cfg = Config::default();
+    assert!(matches!(
+        rewrite("t", b"hello", &cfg).unwrap(),
+        Outcome::PassThrough { .. }
+    ));
+    assert!(rewrite("t", &data[..40], &cfg).is_err());
+    for cut in [64, 200, 1000, data.len() / 2, data.len() - 1] {
+        let _ = rewrite("t", &data[..cut], &cfg);
+    }
+    let mut be = data.clone();
+    be[5] = 2;
+    assert!(matches!(
+        rewrite("t", &be, &cfg).unwrap(),
+        Outcome::PassThrough { .. }
+    ));
+    let mut c32 = data.clone();
+    c32[4] = 1;
+    assert!(matches!(
+        rewrite("t", &c32, &cfg).unwrap(),
+        Outcome::PassThrough { .. }
+    ));
+    let mut corrupt = data.clone();
+    let hdr = object::elf::FileHeader64::<object::LittleEndian>::parse(&*data).unwrap();
+    let shoff = hdr.e_shoff(object::LittleEndian) as usize;
+    for b in corrupt[shoff + 64..shoff + 64 * 4].iter_mut() {
+        *b = 0xff;
+    }
+    let _ = rewrite("t", &corrupt, &cfg);
+    let secs = hdr.sections(object::LittleEndian, &*data).unwrap();
+    assert!(secs
+        .iter()
+        .all(|s| s.sh_type(object::LittleEndian) != object::elf::SHT_GROUP));
+}
+
+#[test]
+fn probes_and_non_module_links_run_the_real_ld() {
+    if !have("aarch64-linux-gnu-ld") {
+        return;
+    }
+    let ours = Command::new(env!("CARGO_BIN_EXE_rerand-ld"))
+        .env("RERAND_REAL_LD", "aarch64-linux-gnu-ld")
+        .arg("-v")
+        .output()
+        .unwrap();
+    let real = Command::new("aarch64-linux-gnu-ld")
+        .arg("-v")
+        .output()
+        .unwrap();
+    assert_eq!(ours.stdout, real.stdout);
+    assert_eq!(ours.status.code(), real.status.code());
+    // Pointing RERAND_REAL_LD at ourselves is refused, not a fork bomb.
+    let me = Command::new(env!("CARGO_BIN_EXE_rerand-ld"))
+        .env("RERAND_REAL_LD", env!("CARGO_BIN_EXE_rerand-ld"))
+        .arg("-v")
+        .output()
+        .unwrap();
+    assert!(!me.status.success());
+}
