@@ -18,16 +18,8 @@
 #ifndef RERAND_RELOC_H
 #define RERAND_RELOC_H
 
-#ifdef __KERNEL__
+/* In user space (the vector test), a shim directory provides this header. */
 #include <linux/types.h>
-#else
-#include <stdint.h>
-#include <stddef.h>
-typedef uint8_t u8;
-typedef uint32_t u32;
-typedef uint64_t u64;
-typedef int64_t s64;
-#endif
 
 #include "rerand_abi.h"
 

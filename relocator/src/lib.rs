@@ -3,3 +3,5 @@
 //! `abi` is the one definition of the tables `rerand-ld` writes and
 //! `rerand.ko` reads.
 pub mod abi;
+pub mod placement;
+pub mod reloc;

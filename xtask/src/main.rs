@@ -204,7 +204,15 @@ fn cmd_test(only: Option<String>) -> Result<()> {
         let t = Instant::now();
         record(
             "cargo tests",
-            run(cargo().args(["test", "--workspace"]), "cargo test"),
+            // Issue-sized runs of the randomized oracles: 1,000 placements
+            // checked against GNU ld, 4,000 C-versus-Rust copy vectors.
+            run(
+                cargo()
+                    .env("RERAND_ORACLE_SEEDS", "1000")
+                    .env("RERAND_C_VECTORS", "4000")
+                    .args(["test", "--workspace"]),
+                "cargo test",
+            ),
             t,
         );
     }

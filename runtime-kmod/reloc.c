@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Building a body copy: the C twin of relocator/src/placement.rs and
+ * relocator/src/reloc.rs. See reloc.h for the copy's layout.
+ *
+ * The relocation types are one table, row for row the Rust table: how X
+ * is computed, which bits of X go where, the overflow check and the
+ * alignment X needs ("ELF for the Arm 64-bit Architecture", aaelf64,
+ * 5.7.5 and 5.7.6). relocator/tests/c_vectors.rs compiles this file in
+ * user space and requires the same bytes and errors as the Rust reference.
+ */
+#ifdef __KERNEL__
+#include <linux/kernel.h>
+#include <linux/types.h>
+#include <linux/string.h>
+#else
+#include <string.h>
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
+#include "reloc.h"
+
+enum { CALC_ABS, CALC_PREL, CALC_PAGE };	/* S+A, S+A-P, Page(S+A)-Page(P) */
+enum { FIELD_DATA, FIELD_INSN, FIELD_ADR };
+enum {
+	CHECK_NONE,
+	CHECK_SIGNED,	/* -2^n <= X < 2^n */
+	CHECK_UNSIGNED,	/* 0 <= X < 2^n */
+	CHECK_EITHER,	/* -2^(n-1) <= X < 2^n */
+};
+
+struct rtype {
+	u32 number;
+	u8 calc;
+	u8 field;
+	u8 size;	/* bytes at the place: the datum, or 4 */
+	u8 lsb;		/* FIELD_INSN: the immediate's position in the word */
+	u8 fbits;	/* FIELD_INSN: the immediate's width, all rewritten */
+	u8 msb;		/* the field receives X bits [msb:xlsb] */
+	u8 xlsb;
+	u8 check;
+	u8 n;
+	u8 align;	/* X must be a multiple of this */
+	u8 veneer;	/* an out-of-range branch may go through a veneer */
+};
+
+#define DATA(num, calc, bytes, msb, check, n) \
+	{ num, calc, FIELD_DATA, bytes, 0, 0, msb, 0, check, n, 1, 0 }
+#define INSN(num, calc, lsb, fbits, msb, xlsb, check, n, align) \
+	{ num, calc, FIELD_INSN, 4, lsb, fbits, msb, xlsb, check, n, align, 0 }
+#define ADR(num, calc, msb, xlsb, check, n) \
+	{ num, calc, FIELD_ADR, 4, 0, 0, msb, xlsb, check, n, 1, 0 }
+#define BRANCH(num, lsb, fbits, msb, n) \
+	{ num, CALC_PREL, FIELD_INSN, 4, lsb, fbits, msb, 2, CHECK_SIGNED, n, 4, 1 }
+#define MOVW(num, msb, xlsb, check, n) \
+	INSN(num, CALC_ABS, 5, 16, msb, xlsb, check, n, 1)
+#define LO12(num, xlsb, align) \
+	INSN(num, CALC_ABS, 10, 12, 11, xlsb, CHECK_NONE, 0, align)
+
+static const struct rtype rtypes[] = {
+	/* aaelf64 5.7.5, "Data relocations" */
+	DATA(257, CALC_ABS, 8, 63, CHECK_NONE, 0),		/* ABS64 */
+	DATA(258, CALC_ABS, 4, 31, CHECK_EITHER, 32),	/* ABS32 */
+	DATA(259, CALC_ABS, 2, 15, CHECK_EITHER, 16),	/* ABS16 */
+	DATA(260, CALC_PREL, 8, 63, CHECK_NONE, 0),		/* PREL64 */
+	DATA(261, CALC_PREL, 4, 31, CHECK_SIGNED, 31),	/* PREL32 */
+	DATA(262, CALC_PREL, 2, 15, CHECK_SIGNED, 15),	/* PREL16 */
+	/* aaelf64 5.7.6, unsigned inline group relocations (MOVZ/MOVK) */
+	MOVW(263, 15, 0, CHECK_UNSIGNED, 16),		/* MOVW_UABS_G0 */
+	MOVW(264, 15, 0, CHECK_NONE, 0),		/* MOVW_UABS_G0_NC */
+	MOVW(265, 31, 16, CHECK_UNSIGNED, 32),		/* MOVW_UABS_G1 */
+	MOVW(266, 31, 16, CHECK_NONE, 0),		/* MOVW_UABS_G1_NC */
+	MOVW(267, 47, 32, CHECK_UNSIGNED, 48),		/* MOVW_UABS_G2 */
+	MOVW(268, 47, 32, CHECK_NONE, 0),		/* MOVW_UABS_G2_NC */
+	MOVW(269, 63, 48, CHECK_NONE, 0),		/* MOVW_UABS_G3 */
+	/* aaelf64 5.7.6, 19, 21 and 33 bit PC-relative addresses */
+	INSN(273, CALC_PREL, 5, 19, 20, 2, CHECK_SIGNED, 20, 4), /* LD_PREL_LO19 */
+	ADR(274, CALC_PREL, 20, 0, CHECK_SIGNED, 20),	/* ADR_PREL_LO21 */
+	ADR(275, CALC_PAGE, 32, 12, CHECK_SIGNED, 32),	/* ADR_PREL_PG_HI21 */
+	ADR(276, CALC_PAGE, 32, 12, CHECK_NONE, 0),	/* ADR_PREL_PG_HI21_NC */
+	LO12(277, 0, 1),					/* ADD_ABS_LO12_NC */
+	LO12(278, 0, 1),					/* LDST8_ABS_LO12_NC */
+	/* aaelf64 5.7.6, control-flow instructions */
+	BRANCH(279, 5, 14, 15, 15),				/* TSTBR14 */
+	BRANCH(280, 5, 19, 20, 20),				/* CONDBR19 */
+	BRANCH(282, 0, 26, 27, 27),				/* JUMP26 */
+	BRANCH(283, 0, 26, 27, 27),				/* CALL26 */
+	LO12(284, 1, 2),					/* LDST16_ABS_LO12_NC */
+	LO12(285, 2, 4),					/* LDST32_ABS_LO12_NC */
+	LO12(286, 3, 8),					/* LDST64_ABS_LO12_NC */
+	LO12(299, 4, 16),					/* LDST128_ABS_LO12_NC */
+};
+
+/* ADR and ADRP share an encoding; bit 31 tells them apart. */
+#define ADR_CLASS_MASK	0x1f000000U
+#define ADR_CLASS	0x10000000U
+#define ADRP_BIT	0x80000000U
+
+#define VENEER_LDR_X16	0x58000050U	/* ldr x16, #8 */
+#define VENEER_BR_X16	0xd61f0200U	/* br x16 */
+
+static const struct rtype *lookup(u32 type)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(rtypes); i++)
+		if (rtypes[i].number == type)
+			return &rtypes[i];
+	return NULL;
+}
+
+static u64 low_mask(unsigned int width)
+{
+	return width >= 64 ? ~0ULL : (1ULL << width) - 1;
+}
+
+static u64 get_le(const u8 *p, unsigned int n)
+{
+	u64 v = 0;
+
+	while (n--)
+		v = (v << 8) | p[n];
+	return v;
+}
+
+static void put_le(u8 *p, unsigned int n, u64 v)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (u8)(v >> (8 * i));
+}
+
+static s64 reloc_value(const struct rtype *t, u64 place, u64 target)
+{
+	switch (t->calc) {
+	case CALC_PREL:
+		return (s64)(target - place);
+	case CALC_PAGE:
+		return (s64)((target & ~0xfffULL) - (place & ~0xfffULL));
+	default:
+		return (s64)target;
+	}
+}
+
+static int fits(const struct rtype *t, s64 x)
+{
+	switch (t->check) {
+	case CHECK_SIGNED:
+		return x >= -(1LL << t->n) && x < (1LL << t->n);
+	case CHECK_UNSIGNED:
+		return (u64)x < (1ULL << t->n);
+	case CHECK_EITHER:
+		return x >= -(1LL << (t->n - 1)) && x < (1LL << t->n);
+	default:
+		return 1;
+	}
+}
+
+/*
+ * Writes X into the field at p (avail bytes left in the body). The checks
+ * run in the Rust reference's order, so both report the same error.
+ */
+static int put_field(const struct rtype *t, u8 *p, size_t avail, u64 place,
+		     s64 x)
+{
+	u64 old, imm, val;
+
+	if (avail < t->size)
+		return -RERAND_EINVAL;
+	if (t->field != FIELD_DATA && (place & 3))
+		return -RERAND_EINVAL;
+	old = get_le(p, t->size);
+	/*
+	 * The module loader replaces an ADRP at page offset 0xff8/0xffc with
+	 * a branch to a veneer (erratum 843419): the register is lost.
+	 */
+	if (t->calc == CALC_PAGE && (old & ADR_CLASS_MASK) != ADR_CLASS)
+		return -RERAND_EINVAL;
+	if ((u64)x & (t->align - 1))
+		return -RERAND_EINVAL;
+	if (!fits(t, x))
+		return -RERAND_ERANGE;
+	imm = ((u64)x >> t->xlsb) & low_mask(t->msb - t->xlsb + 1);
+	switch (t->field) {
+	case FIELD_INSN:
+		val = (old & ~(low_mask(t->fbits) << t->lsb)) | (imm << t->lsb);
+		break;
+	case FIELD_ADR:
+		val = (old & ~((3ULL << 29) | (0x7ffffULL << 5))) |
+		      ((imm & 3) << 29) | ((imm >> 2) << 5);
+		/* ... or with an ADR, which a copy elsewhere turns back. */
+		if (t->calc == CALC_PAGE)
+			val |= ADRP_BIT;
+		break;
+	default:
+		val = imm;
+	}
+	put_le(p, t->size, val);
+	return 0;
+}
+
+int rerand_reloc_supported(u32 type)
+{
+	return type == RERAND_OP_NOP || lookup(type);
+}
+
+int rerand_reloc_is_pc_relative(u32 type)
+{
+	const struct rtype *t = lookup(type);
+
+	return t && t->calc != CALC_ABS;
+}
+
+static size_t pad8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+size_t rerand_copy_max_size(u32 size, const struct rerand_reloc *relocs,
+			    u32 nrelocs)
+{
+	size_t branches = 0;
+	const struct rtype *t;
+	u32 i;
+
+	for (i = 0; i < nrelocs; i++) {
+		t = lookup(relocs[i].type);
+		if (t && t->veneer)
+			branches++;
+	}
+	if (!branches)
+		return size;
+	return pad8(size) + branches * RERAND_VENEER_SIZE;
+}
+
+/*
+ * Offset of the veneer to target in dst, creating it; 0 if out of space
+ * (never a real offset: a body holding a branch is not empty).
+ */
+static size_t veneer_for(u8 *dst, size_t cap, u32 size, size_t *nveneers,
+			 u64 target)
+{
+	size_t off = pad8(size);
+	size_t i;
+
+	for (i = 0; i < *nveneers; i++, off += RERAND_VENEER_SIZE)
+		if (get_le(dst + off + 8, 8) == target)
+			return off;
+	if (off + RERAND_VENEER_SIZE > cap)
+		return 0;
+	if (!*nveneers)
+		memset(dst + size, 0, off - size);
+	put_le(dst + off, 4, VENEER_LDR_X16);
+	put_le(dst + off + 4, 4, VENEER_BR_X16);
+	put_le(dst + off + 8, 8, target);
+	(*nveneers)++;
+	return off;
+}
+
+long rerand_build_copy(u8 *dst, size_t cap, u64 addr, const u8 *pristine,
+		       u32 size, const struct rerand_reloc *relocs,
+		       u32 nrelocs, u32 *bad)
+{
+	const struct rtype *t;
+	size_t nveneers = 0;
+	size_t at, off;
+	u64 place;
+	u32 i;
+	int rc;
+
+	if (size > cap) {
+		*bad = nrelocs;
+		return -RERAND_ENOSPC;
+	}
+	memcpy(dst, pristine, size);
+	for (i = 0; i < nrelocs; i++) {
+		*bad = i;
+		at = relocs[i].offset < size ? relocs[i].offset : size;
+		place = addr + relocs[i].offset;
+		if (relocs[i].type == RERAND_OP_NOP) {
+			if (size - at < 4 || (place & 3))
+				return -RERAND_EINVAL;
+			put_le(dst + at, 4, RERAND_NOP);
+			continue;
+		}
+		t = lookup(relocs[i].type);
+		if (!t)
+			return -RERAND_EINVAL;
+		rc = put_field(t, dst + at, size - at, place,
+			       reloc_value(t, place, relocs[i].target));
+		if (rc == -RERAND_ERANGE && t->veneer) {
+			off = veneer_for(dst, cap, size, &nveneers,
+					 relocs[i].target);
+			if (!off)
+				return -RERAND_ENOSPC;
+			rc = put_field(t, dst + at, size - at, place,
+				       reloc_value(t, place, addr + off));
+		}
+		if (rc)
+			return rc;
+	}
+	return nveneers ? pad8(size) + nveneers * RERAND_VENEER_SIZE : size;
+}
+
+u32 rerand_encode_bl(u64 place, u64 target)
+{
+	const struct rtype *call26 = lookup(283);
+	u8 word[4];
+
+	put_le(word, 4, 0x94000000U);
+	if (put_field(call26, word, 4, place,
+		      reloc_value(call26, place, target)))
+		return 0;
+	return (u32)get_le(word, 4);
+}
+
+int rerand_decode_branch(u32 insn, u64 place, u64 *target)
+{
+	s64 imm = (s64)((u64)(insn & 0x03ffffffU) << 38) >> 36;
+
+	if ((insn & 0x7c000000U) != 0x14000000U)
+		return 0;
+	*target = place + (u64)imm;
+	return 1;
+}
