@@ -785,11 +785,13 @@ fn emit(
             }
         }
         recs.sort_by_key(|r| (r.0, r.1));
-        let flags = if nslots > 0 {
-            abi::FUNC_FTRACE_SLOTS
-        } else {
-            0
-        };
+        let mut flags = 0;
+        if nslots > 0 {
+            flags |= abi::FUNC_FTRACE_SLOTS;
+        }
+        if f.sec_name.starts_with(special::ANNOTATED_PREFIX) {
+            flags |= abi::FUNC_ANNOTATED;
+        }
         frecs.push(abi::FuncRecord {
             size: f.size as u32,
             align: f.align as u32,

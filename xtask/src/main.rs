@@ -285,9 +285,13 @@ fn checkpatch(bench: &env::Bench) -> Result<()> {
         .output()
         .map_err(|e| Error(format!("cannot run checkpatch.pl: {e}")))?;
     let text = String::from_utf8_lossy(&out.stdout);
+    // SPECIAL_FUNCTION (macros-c/rerand.h) expands to a declarator, which
+    // the COMPLEX_MACRO rule cannot accept; that rule alone is waived there.
+    let waived = |l: &str| l.contains("macros-c/rerand.h:") && l.contains("COMPLEX_MACRO");
     let problems: Vec<&str> = text
         .lines()
         .filter(|l| l.contains(": ERROR:") || l.contains(": WARNING:") || l.contains(": CHECK:"))
+        .filter(|l| !waived(l))
         .collect();
     if problems.is_empty() {
         step(&format!("checkpatch --strict: {} files clean", files.len()));
