@@ -686,6 +686,25 @@ fn emit(
         tramp_rels.push(rel(base + trampoline::EXIT_CALL, exit, R_CALL26, 0));
     }
     add_rela(b, tramp, symtab, tramp_rels);
+    // The trampolines' ftrace sites, as GCC lists a function's: "awo",
+    // linked to the text they describe.
+    let pfe = add_section(
+        b,
+        "__patchable_function_entries",
+        elf::SHT_PROGBITS,
+        (elf::SHF_ALLOC | elf::SHF_WRITE | elf::SHF_LINK_ORDER).0,
+        8,
+        SectionData::Data(vec![0u8; 8 * n].into()),
+    );
+    b.sections.get_mut(pfe).sh_link_section = Some(tramp);
+    let tramp_sym = section_symbol(b, tramp);
+    let pfe_rels = (0..n)
+        .map(|k| {
+            let at = (k * trampoline::SIZE) as u64 + trampoline::FTRACE_ENTRY;
+            rel(8 * k as u64, tramp_sym, R_ABS64, at as i64)
+        })
+        .collect();
+    add_rela(b, pfe, symtab, pfe_rels);
     let func_of_sym: HashMap<usize, usize> =
         wrapped.iter().map(|&i| (funcs[i].sym.index(), i)).collect();
 

@@ -1,21 +1,28 @@
 //! The trampoline of docs/DESIGN.md, encoded word by word.
 //!
-//! Each entry is 28 instructions (112 bytes). Relocations, relative to the
-//! start of the trampoline: [`SLOT_ADRP`]/[`SLOT_ADD`] and
+//! Each entry is 30 instructions (120 bytes). It opens like a kernel
+//! function built with `-fpatchable-function-entry=2`: a landing pad, then
+//! two NOPs listed in `__patchable_function_entries` ([`FTRACE_ENTRY`]), so
+//! ftrace and kprobe_events treat the trampoline as a traceable function
+//! (trace_kprobe refuses functions without an ftrace site). Because the
+//! trampoline never moves, tracing it keeps working across moves.
+//! Relocations, relative to the start of the trampoline: [`SLOT_ADRP`]/[`SLOT_ADD`] and
 //! [`SLOT_ADRP2`]/[`SLOT_ADD2`] address the function's slot,
 //! [`ENTER_CALL`] and [`EXIT_CALL`] call the hooks and [`CALL_OFFSET`] is
 //! the `bl foo_real` word the runtime retargets.
 
 /// Bytes per trampoline.
-pub const SIZE: usize = 112;
+pub const SIZE: usize = 120;
+/// The two ftrace NOPs (`mov x9, x30; bl ftrace_caller` once traced).
+pub const FTRACE_ENTRY: u64 = 4;
 /// Offset of `bl foo_real` (FuncRecord.call_offset).
-pub const CALL_OFFSET: u32 = 72;
-pub const SLOT_ADRP: u64 = 36;
-pub const SLOT_ADD: u64 = 40;
-pub const ENTER_CALL: u64 = 44;
-pub const SLOT_ADRP2: u64 = 80;
-pub const SLOT_ADD2: u64 = 84;
-pub const EXIT_CALL: u64 = 92;
+pub const CALL_OFFSET: u32 = 80;
+pub const SLOT_ADRP: u64 = 44;
+pub const SLOT_ADD: u64 = 48;
+pub const ENTER_CALL: u64 = 52;
+pub const SLOT_ADRP2: u64 = 88;
+pub const SLOT_ADD2: u64 = 92;
+pub const EXIT_CALL: u64 = 100;
 
 pub const BTI_C: u32 = 0xd503245f;
 pub const PACIASP: u32 = 0xd503233f;
@@ -50,9 +57,11 @@ const fn ldr_x(rt: u32, imm: u32) -> u32 {
 /// `mov x29, sp` (`add x29, sp, #0`).
 pub const MOV_X29_SP: u32 = 0x9100_03fd;
 
-/// The 28 words of one trampoline, relocation fields zero.
+/// The 30 words of one trampoline, relocation fields zero.
 pub const WORDS: [u32; SIZE / 4] = [
     BTI_C,
+    NOP, // 4: ftrace entry
+    NOP,
     PACIASP,
     stp_pre(29, 30, -96),
     MOV_X29_SP,
@@ -61,21 +70,21 @@ pub const WORDS: [u32; SIZE / 4] = [
     stp(4, 5, 48),
     stp(6, 7, 64),
     str_x(8, 80),
-    ADRP_X0, // 36: slot
+    ADRP_X0, // 44: slot
     ADD_X0_X0,
-    BL, // 44: add_pause_list
+    BL, // 52: add_pause_list
     str_x(0, 88),
     ldp(0, 1, 16),
     ldp(2, 3, 32),
     ldp(4, 5, 48),
     ldp(6, 7, 64),
     ldr_x(8, 80),
-    BL, // 72: foo_real
+    BL, // 80: foo_real
     stp(0, 1, 16),
-    ADRP_X0, // 80: slot
+    ADRP_X0, // 88: slot
     ADD_X0_X0,
     ldr_x(1, 88),
-    BL, // 92: remove_pause_list
+    BL, // 100: remove_pause_list
     ldp(0, 1, 16),
     ldp_post(29, 30, 96),
     AUTIASP,
@@ -94,11 +103,14 @@ mod tests {
     #[test]
     fn known_encodings() {
         assert_eq!(WORDS.len() * 4, SIZE);
-        assert_eq!(WORDS[2], 0xa9ba7bfd); // stp x29, x30, [sp, #-96]!
-        assert_eq!(WORDS[4], 0xa90107e0); // stp x0, x1, [sp, #16]
-        assert_eq!(WORDS[13], 0xa94107e0); // ldp x0, x1, [sp, #16]
-        assert_eq!(WORDS[25], 0xa8c67bfd); // ldp x29, x30, [sp], #96
-        assert_eq!(WORDS[8], 0xf9002be8); // str x8, [sp, #80]
+        assert_eq!(WORDS[1], NOP);
+        assert_eq!(WORDS[2], NOP);
+        assert_eq!(WORDS[3], PACIASP);
+        assert_eq!(WORDS[4], 0xa9ba7bfd); // stp x29, x30, [sp, #-96]!
+        assert_eq!(WORDS[6], 0xa90107e0); // stp x0, x1, [sp, #16]
+        assert_eq!(WORDS[15], 0xa94107e0); // ldp x0, x1, [sp, #16]
+        assert_eq!(WORDS[27], 0xa8c67bfd); // ldp x29, x30, [sp], #96
+        assert_eq!(WORDS[10], 0xf9002be8); // str x8, [sp, #80]
         assert_eq!(WORDS[(CALL_OFFSET / 4) as usize], BL);
         assert_eq!(WORDS[(ENTER_CALL / 4) as usize], BL);
         assert_eq!(WORDS[(EXIT_CALL / 4) as usize], BL);

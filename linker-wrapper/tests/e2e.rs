@@ -147,7 +147,7 @@ fn rewrite_and_run_under_qemu() {
     for n in ["sq", "exported_add", "fib", "part_work.part.0"] {
         let t = sym(n);
         assert_eq!(secname(&t), abi::TRAMPOLINE_SECTION);
-        assert_eq!(t.size(), 112);
+        assert_eq!(t.size(), 120);
         assert_eq!(t.kind(), object::SymbolKind::Text);
         let b = sym(&format!("{n}_real"));
         assert!(b.is_local());
@@ -167,7 +167,7 @@ fn rewrite_and_run_under_qemu() {
     );
     assert_eq!(tr.align(), 8);
     let bytes = tr.data().unwrap();
-    assert_eq!(bytes.len(), 112 * nwrapped);
+    assert_eq!(bytes.len(), 120 * nwrapped);
     for (i, w) in bytes.chunks(4).take(28).enumerate() {
         assert_eq!(
             u32::from_le_bytes(w.try_into().unwrap()),
@@ -177,14 +177,43 @@ fn rewrite_and_run_under_qemu() {
     assert_eq!(&bytes[..4], &0xd503245fu32.to_le_bytes()); // bti c
     let trel = relocs(&f, abi::TRAMPOLINE_SECTION);
     let at = |o: u64| trel.iter().find(|r| r.0 == o).unwrap().clone();
-    assert_eq!(at(36).1, 275);
-    assert_eq!(at(36).3, abi::SLOTS_SECTION);
-    assert_eq!(at(40).1, 277);
-    assert_eq!((at(44).1, at(44).2.as_str()), (283, abi::ENTER_HOOK));
-    assert_eq!(at(72).1, 283);
-    assert!(at(72).2.ends_with("_real"));
-    assert_eq!((at(92).1, at(92).2.as_str()), (283, abi::EXIT_HOOK));
-    assert_eq!(at(112 + 36).4, 16); // second function's slot
+    assert_eq!(at(44).1, 275);
+    assert_eq!(at(44).3, abi::SLOTS_SECTION);
+    assert_eq!(at(48).1, 277);
+    assert_eq!((at(52).1, at(52).2.as_str()), (283, abi::ENTER_HOOK));
+    assert_eq!(at(80).1, 283);
+    assert!(at(80).2.ends_with("_real"));
+    assert_eq!((at(100).1, at(100).2.as_str()), (283, abi::EXIT_HOOK));
+    assert_eq!(at(120 + 44).4, 16); // second function's slot
+    // Each trampoline's ftrace NOPs (+4) are listed for ftrace, like GCC's.
+    let pfe: Vec<(u64, u32, String, String, i64)> = f
+        .sections()
+        .filter(|s| s.name() == Ok("__patchable_function_entries"))
+        .flat_map(|s| {
+            s.relocations().map(|(off, r)| {
+                let RelocationTarget::Symbol(si) = r.target() else {
+                    panic!()
+                };
+                let sym = f.symbol_by_index(si).unwrap();
+                let secname = sym
+                    .section_index()
+                    .and_then(|i| f.section_by_index(i).ok())
+                    .map(|s| s.name().unwrap().to_string())
+                    .unwrap_or_default();
+                let object::RelocationFlags::Elf { r_type } = r.flags() else {
+                    panic!()
+                };
+                (off, r_type.0, String::new(), secname, r.addend())
+            })
+        })
+        .collect();
+    for k in 0..nwrapped as u64 {
+        assert!(
+            pfe.iter()
+                .any(|r| r.1 == 257 && r.3 == abi::TRAMPOLINE_SECTION && r.4 == (120 * k + 4) as i64),
+            "no ftrace entry for trampoline {k}"
+        );
+    }
 
     // Section-symbol calls now go to trampolines; metadata stays on bodies.
     let r = relocs(&f, ".text.exported_add");
@@ -240,7 +269,7 @@ fn rewrite_and_run_under_qemu() {
     for i in 0..h.nfuncs as usize {
         let base = (abi::HEADER_SIZE + i * abi::FUNC_SIZE) as u64;
         let fr = abi::FuncRecord::read(&td[base as usize..]).unwrap();
-        assert_eq!(fr.call_offset, 72);
+        assert_eq!(fr.call_offset, 80);
         assert_eq!(fr.flags & abi::FUNC_FTRACE_SLOTS, abi::FUNC_FTRACE_SLOTS);
         let tname = at(base).2;
         assert_eq!(at(base + 8).2, format!("{tname}_real"));

@@ -7,7 +7,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/crc32.h>
-#include <linux/delay.h>
+#include <linux/sched.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -16,7 +16,23 @@
 #include "rerand_host.h"
 
 static unsigned int period_ms = 5000;
-module_param(period_ms, uint, 0644);
+static struct task_struct *caller;
+
+/* A new period takes effect at once: the caller may be in a 5 s sleep. */
+static int set_period(const char *val, const struct kernel_param *kp)
+{
+	int ret = param_set_uint(val, kp);
+
+	if (!ret && caller)
+		wake_up_process(caller);
+	return ret;
+}
+
+static const struct kernel_param_ops period_ops = {
+	.set = set_period,
+	.get = param_get_uint,
+};
+module_param_cb(period_ms, &period_ops, &period_ms, 0644);
 MODULE_PARM_DESC(period_ms, "milliseconds between two rounds of calls (seed: 5000)");
 
 static unsigned long calls;
@@ -31,7 +47,6 @@ MODULE_PARM_DESC(errors, "check_entry results that were wrong");
 static DEFINE_MUTEX(driver_lock);
 static struct Rerandom_Driver driver;
 static u32 init_calls;
-static struct task_struct *caller;
 
 u32 rerandom_expected(u32 calls, int a, const char *c, time64_t time)
 {
@@ -91,7 +106,10 @@ static int caller_main(void *unused)
 {
 	while (!kthread_should_stop()) {
 		call_once();
-		msleep_interruptible(READ_ONCE(period_ms));
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!kthread_should_stop())
+			schedule_timeout(msecs_to_jiffies(READ_ONCE(period_ms)));
+		__set_current_state(TASK_RUNNING);
 	}
 	return 0;
 }

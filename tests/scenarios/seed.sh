@@ -17,7 +17,7 @@ cat $D/stats
 seen=""
 for i in 1 2 3 4 5 6 7 8 9 10; do
 	sleep 0.2
-	b="$(body_of check_entry) $(body_of init_entry)"
+	b="$(body_of check_entry)/$(body_of init_entry)"
 	echo "read $i: bodies $b"
 	case " $seen " in *" $b "*) ;; *) seen="$seen $b" ;; esac
 done

@@ -57,8 +57,30 @@ pub fn kbuild_command(bench: &Bench, dir: &Path, linker: Linker) -> Command {
     cmd
 }
 
+/// Kbuild relinks when a command line changes, not when the linker binary
+/// does: a module linked by an older rerand-ld is cleaned first. The stamp
+/// records which rerand-ld (size and mtime) linked the directory last.
+fn clean_if_linker_changed(bench: &Bench, dir: &Path) -> Result<()> {
+    let ld = root().join("target/release/rerand-ld");
+    let id = std::fs::metadata(&ld)
+        .and_then(|m| Ok(format!("{} {:?}", m.len(), m.modified()?)))
+        .unwrap_or_default();
+    let stamp = dir.join(".rerand-ld.stamp");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(id.as_str()) {
+        return Ok(());
+    }
+    run(
+        kbuild_command(bench, dir, Linker::Rerand).arg("clean"),
+        &format!("cleaning {}", dir.display()),
+    )?;
+    std::fs::write(&stamp, id).map_err(|e| crate::util::Error(format!("{}: {e}", stamp.display())))
+}
+
 /// `make modules` in `dir`.
 pub fn build_module_dir(bench: &Bench, dir: &Path, linker: Linker) -> Result<()> {
+    if linker == Linker::Rerand {
+        clean_if_linker_changed(bench, dir)?;
+    }
     step(&format!(
         "building {} ({})",
         dir.strip_prefix(root()).unwrap_or(dir).display(),
@@ -94,6 +116,9 @@ pub fn test_modules() -> Vec<(PathBuf, Linker)> {
         (t.join("bench-oops"), Linker::Plain),
         (t.join("hello"), Linker::Plain),
         (t.join("rerand-host"), Linker::Plain),
+        (t.join("test_driver"), Linker::Rerand),
+        (t.join("torture"), Linker::Rerand),
+        (t.join("runtime-selftest"), Linker::Plain),
     ]
 }
 

@@ -73,6 +73,10 @@ struct VmArgs {
     /// Seconds before the run is stopped and reported as a failure.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
+    /// An extra qemu-system-aarch64 argument, appended last; repeatable.
+    /// Example: --qemu-arg=-accel --qemu-arg=tcg,thread=single
+    #[arg(long = "qemu-arg", value_name = "ARG", allow_hyphen_values = true)]
+    qemu_args: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -128,6 +132,7 @@ fn cmd_vm(args: VmArgs) -> Result<()> {
         timeout: Duration::from_secs(args.timeout),
         name: "vm".into(),
         echo: true,
+        qemu_args: args.qemu_args,
     };
     let outcome = vm::run(&bench, &opts)?;
     eprintln!("xtask: serial log: {}", outcome.log_path.display());

@@ -21,6 +21,8 @@ pub struct Scenario {
     pub name: &'static str,
     pub what: &'static str,
     pub modules: Vec<PathBuf>,
+    /// Host files copied into the guest (modules the script loads itself).
+    pub files: Vec<(PathBuf, String)>,
     pub cpu: &'static str,
     pub smp: u32,
     pub timeout_s: u64,
@@ -43,13 +45,25 @@ pub struct ScenarioResult {
     pub seconds: f64,
 }
 
+/// A module the guest script loads itself, at `/rerand/extra/<name>`.
+fn extra(path: PathBuf) -> (PathBuf, String) {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    (path, format!("/rerand/extra/{name}"))
+}
+
 pub fn all() -> Vec<Scenario> {
     let t = root().join("tests");
-    vec![
+    let rt = kbuild::runtime_ko;
+    let host = || t.join("rerand-host/rerand_host.ko");
+    let driver = || t.join("test_driver/test_driver.ko");
+    let torture = || t.join("torture/rerand_torture.ko");
+    let selftest = || t.join("runtime-selftest/rerand_selftest.ko");
+    let mut v = vec![
         Scenario {
             name: "bench-boot",
             what: "the bench boots Debian's kernel, loads modules built in this run",
-            modules: vec![kbuild::runtime_ko(), t.join("hello/hello.ko")],
+            modules: vec![rt(), t.join("hello/hello.ko")],
+            files: vec![],
             cpu: "max",
             smp: 2,
             timeout_s: 180,
@@ -59,23 +73,66 @@ pub fn all() -> Vec<Scenario> {
             name: "bench-oops",
             what: "a deliberate oops is reported as a failure with its lines",
             modules: vec![],
+            files: vec![extra(t.join("bench-oops/bench_oops.ko"))],
             cpu: "cortex-a57",
             smp: 2,
             timeout_s: 180,
             expect: Expect::KernelFailure,
         },
-    ]
-}
-
-fn files_for(s: &Scenario) -> Vec<(PathBuf, String)> {
-    // Modules a script loads itself (to control order or to fail on purpose).
-    match s.name {
-        "bench-oops" => vec![(
-            root().join("tests/bench-oops/bench_oops.ko"),
-            "/rerand/extra/bench_oops.ko".into(),
-        )],
-        _ => vec![],
+        Scenario {
+            name: "seed",
+            what: "seed 002: the host thread calls test_driver while its bodies move",
+            modules: vec![rt(), host(), driver()],
+            files: vec![],
+            cpu: "max",
+            smp: 2,
+            timeout_s: 240,
+            expect: Expect::Pass,
+        },
+        Scenario {
+            name: "lifecycle",
+            what: "load order, 100 unload/reload cycles under calls, runtime unload",
+            modules: vec![],
+            files: vec![extra(rt()), extra(host()), extra(driver())],
+            cpu: "max",
+            smp: 2,
+            timeout_s: 420,
+            expect: Expect::Pass,
+        },
+        Scenario {
+            name: "probes",
+            what: "kprobe/kretprobe on a trampoline across 1,000 moves; ftrace on the module",
+            modules: vec![rt(), host(), driver()],
+            files: vec![],
+            cpu: "max",
+            smp: 2,
+            timeout_s: 420,
+            expect: Expect::Pass,
+        },
+    ];
+    for cpu in ["max", "cortex-a57"] {
+        v.push(Scenario {
+            name: "runtime-selftest",
+            what: "hand-written table: moves, drains and unloads under callers",
+            modules: vec![rt()],
+            files: vec![(selftest(), "/rerand/st.ko".into())],
+            cpu,
+            smp: 2,
+            timeout_s: 300,
+            expect: Expect::Pass,
+        });
+        v.push(Scenario {
+            name: "stress",
+            what: "torture functions from every CPU and context, period 1 ms, 60 s",
+            modules: vec![rt(), torture()],
+            files: vec![],
+            cpu,
+            smp: 2,
+            timeout_s: 420,
+            expect: Expect::Pass,
+        });
     }
+    v
 }
 
 pub fn run_one(bench: &Bench, s: &Scenario, echo: bool) -> ScenarioResult {
@@ -83,7 +140,7 @@ pub fn run_one(bench: &Bench, s: &Scenario, echo: bool) -> ScenarioResult {
         cpu: s.cpu.into(),
         smp: s.smp,
         modules: s.modules.clone(),
-        files: files_for(s),
+        files: s.files.clone(),
         script: Some(s.script()),
         timeout: Duration::from_secs(s.timeout_s),
         name: format!("scenario-{}-{}", s.name, s.cpu),

@@ -42,6 +42,8 @@ pub struct VmOptions {
     pub name: String,
     /// Stream the console to stdout as it runs.
     pub echo: bool,
+    /// Extra arguments for qemu-system-aarch64, appended last.
+    pub qemu_args: Vec<String>,
 }
 
 impl Default for VmOptions {
@@ -57,6 +59,7 @@ impl Default for VmOptions {
             timeout: Duration::from_secs(300),
             name: "vm".into(),
             echo: true,
+            qemu_args: vec![],
         }
     }
 }
@@ -244,6 +247,7 @@ pub fn run(bench: &Bench, opts: &VmOptions) -> Result<VmOutcome> {
     if opts.icount {
         cmd.args(["-icount", "shift=0"]);
     }
+    cmd.args(&opts.qemu_args);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /sys/kernel/debug/rerand/stats: one line per module.
+ * /sys/kernel/debug/rerand/<module>: one line per movable function.
+ * Both read under rr_lock. debugfs is root-only: raw addresses are shown.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+#include "rerand.h"
+
+static struct dentry *rr_dir;
+
+static int rr_stats_show(struct seq_file *sf, void *unused)
+{
+	struct rr_module *m;
+	unsigned int i, pending, pinned;
+
+	mutex_lock(&rr_lock);
+	list_for_each_entry(m, &rr_modules, node) {
+		pending = 0;
+		pinned = 0;
+		for (i = 0; i < m->nfuncs; i++) {
+			pending += m->funcs[i].state != RR_IDLE;
+			pinned += m->funcs[i].pinned;
+		}
+		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u tamper=0 period_ms=%u skipped=%lu\n",
+			   m->mod->name, m->nfuncs + m->nexcluded, m->nfuncs,
+			   m->nexcluded, m->moves, pending, pinned,
+			   READ_ONCE(rr_period_ms), m->skipped);
+	}
+	mutex_unlock(&rr_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(rr_stats);
+
+static int rr_module_show(struct seq_file *sf, void *unused)
+{
+	struct rr_module *m = sf->private;
+	unsigned int i;
+
+	mutex_lock(&rr_lock);
+	for (i = 0; i < m->nfuncs; i++) {
+		struct rr_func *f = &m->funcs[i];
+		void *tramp = (void *)(unsigned long)f->rec->trampoline;
+
+		/* Raw addresses: the point of the file; root-only. */
+		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu\n",
+			   tramp, (unsigned long)tramp, f->cur.body,
+			   rr_state_name(f), f->moves, f->skipped);
+	}
+	mutex_unlock(&rr_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(rr_module);
+
+void rr_debugfs_init(void)
+{
+	rr_dir = debugfs_create_dir("rerand", NULL);
+	debugfs_create_file("stats", 0400, rr_dir, NULL, &rr_stats_fops);
+}
+
+void rr_debugfs_exit(void)
+{
+	debugfs_remove_recursive(rr_dir);
+}
+
+void rr_debugfs_add(struct rr_module *m)
+{
+	m->dbg = debugfs_create_file(m->mod->name, 0400, rr_dir, m,
+				     &rr_module_fops);
+}
+
+/* Waits for running readers of the file; call without rr_lock. */
+void rr_debugfs_remove(struct rr_module *m)
+{
+	debugfs_remove(m->dbg);
+	m->dbg = NULL;
+}

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The ONE place rerand.ko resolves unexported kernel symbols.
+ *
+ * kallsyms_lookup_name() itself is unexported since 5.7; its address is
+ * read from a kprobe registered on it (kp.addr), as LKRG and LTTng do.
+ * CONFIG_KALLSYMS_ALL is off on Debian's arm64 kernel, so only text
+ * symbols resolve: data such as module_alloc_base is found by decoding the
+ * code of a function that reads it.
+ *
+ * Checked against Linux 6.1 (Debian 6.1.0-56-arm64 Module.symvers): none of
+ * the functions below is exported; caches_clean_inval_pou(),
+ * kick_all_cpus_sync() and vfree() are, and are called directly.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kprobes.h>
+#include <linux/sizes.h>
+#include <asm/memory.h>
+#include "rerand.h"
+
+struct rr_ksyms rr_ksyms;
+
+static const struct {
+	const char *name;
+	void **addr;
+} rr_ksym_list[] = {
+	/*
+	 * Copies are allocated at a chosen random address inside the module
+	 * region, as module_alloc() does but with our own [start, end).
+	 */
+	{ "__vmalloc_node_range", (void **)&rr_ksyms.vmalloc_node_range },
+	/* A built copy becomes read-only, then executable. */
+	{ "set_memory_ro", (void **)&rr_ksyms.set_memory_ro },
+	{ "set_memory_x", (void **)&rr_ksyms.set_memory_x },
+	/*
+	 * set_memory_nx/set_memory_rw are not needed: copies are allocated
+	 * with VM_FLUSH_RESET_PERMS, so vfree() restores the linear map.
+	 */
+	/*
+	 * Retarget the trampolines' `bl`s through the text-patching alias:
+	 * one word at a time while other CPUs run (stop_machine=0), or a
+	 * batch under stop_machine() (stop_machine=1, see move.c).
+	 */
+	{ "aarch64_insn_patch_text_nosync",
+	  (void **)&rr_ksyms.patch_text_nosync },
+	{ "aarch64_insn_patch_text", (void **)&rr_ksyms.patch_text },
+	/* Never called: its code is decoded to find module_alloc_base. */
+	{ "module_alloc", (void **)&rr_ksyms.module_alloc },
+};
+
+static unsigned long (*rr_lookup_fn(void))(const char *name)
+{
+	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
+	unsigned long (*fn)(const char *name);
+
+	if (register_kprobe(&kp) < 0)
+		return NULL;
+	fn = (unsigned long (*)(const char *))kp.addr;
+	unregister_kprobe(&kp);
+	return fn;
+}
+
+/*
+ * module_alloc() starts with `module_alloc_end = module_alloc_base + ...`:
+ * among its first instructions is `adrp xN, module_alloc_base` followed by
+ * `ldr xT, [xN, #:lo12:module_alloc_base]` (Debian 6.1.0-56: at +0x2c and
+ * +0x34, after an unrelated adrp/ldrb pair). Each adrp/ldr pair is tried in
+ * order; the first value that is a plausible region base (page aligned, in
+ * the module area, below our own text by less than 2 GB) is taken.
+ */
+static unsigned long rr_decode_module_alloc_base(void)
+{
+	const u32 *insn = (const u32 *)rr_ksyms.module_alloc;
+	unsigned long self = (unsigned long)THIS_MODULE->core_layout.base;
+	int i, j;
+
+	for (i = 0; i < 32; i++) {
+		u32 a = READ_ONCE(insn[i]);
+		unsigned long page, var, val;
+		s64 imm;
+
+		if ((a & 0x9f000000U) != 0x90000000U)	/* ADRP */
+			continue;
+		imm = ((a >> 29) & 3) | (((a >> 5) & 0x7ffff) << 2);
+		imm = (imm << 43) >> 43;		/* sign-extend 21 bits */
+		page = ((unsigned long)&insn[i] & PAGE_MASK) + (imm << 12);
+		for (j = i + 1; j < i + 8 && j < 32; j++) {
+			u32 l = READ_ONCE(insn[j]);
+
+			/* LDR Xt, [Xn, #imm12 * 8] with Xn = ADRP's Xd */
+			if ((l & 0xffc00000U) != 0xf9400000U ||
+			    ((l >> 5) & 31) != (a & 31))
+				continue;
+			var = page + (((l >> 10) & 0xfff) << 3);
+			val = READ_ONCE(*(unsigned long *)var);
+			if (PAGE_ALIGNED(val) && val >= MODULES_VADDR &&
+			    self >= val && self - val < SZ_2G)
+				return val;
+			break;
+		}
+	}
+	return 0;
+}
+
+int rr_ksyms_init(void)
+{
+	unsigned long (*lookup)(const char *name) = rr_lookup_fn();
+	int i;
+
+	if (!lookup) {
+		pr_err("cannot find kallsyms_lookup_name (kprobes off?)\n");
+		return -ENOENT;
+	}
+	for (i = 0; i < ARRAY_SIZE(rr_ksym_list); i++) {
+		*rr_ksym_list[i].addr = (void *)lookup(rr_ksym_list[i].name);
+		if (!*rr_ksym_list[i].addr) {
+			pr_err("cannot resolve %s\n", rr_ksym_list[i].name);
+			return -ENOENT;
+		}
+	}
+	rr_ksyms.module_alloc_base = rr_decode_module_alloc_base();
+	if (!rr_ksyms.module_alloc_base)
+		pr_warn("module_alloc_base not found; copies go near each module instead\n");
+	return 0;
+}

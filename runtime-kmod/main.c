@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rerand.ko: moves the bodies of rerand-linked modules to fresh random
+ * addresses at run time. This file: parameters, init/exit, the module
+ * notifier, discovery and validation of the tables, unload.
+ *
+ * Modules loaded before rerand.ko cannot carry tables: their trampolines
+ * call add_pause_list(), which is exported from here, so the module loader
+ * refuses them until rerand.ko is loaded. No late pickup is needed; every
+ * table is seen at its module's MODULE_STATE_COMING.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/delay.h>
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/notifier.h>
+#include <linux/percpu.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/vmalloc.h>
+#include "rerand.h"
+#include "reloc.h"
+
+/* The one lock: module list and all move state (see rerand.h). */
+DEFINE_MUTEX(rr_lock);
+LIST_HEAD(rr_modules);
+
+unsigned int rr_period_ms = 100;
+bool rr_paused;
+unsigned int rr_pin_after = 50;
+bool rr_stop_machine = true;
+
+static int rr_set_period(const char *val, const struct kernel_param *kp)
+{
+	unsigned int v;
+	int ret = kstrtouint(val, 0, &v);
+
+	if (ret)
+		return ret;
+	if (v < 1 || v > 3600 * MSEC_PER_SEC)
+		return -EINVAL;
+	WRITE_ONCE(rr_period_ms, v);
+	rr_mover_reschedule();
+	return 0;
+}
+
+static const struct kernel_param_ops rr_period_ops = {
+	.set = rr_set_period,
+	.get = param_get_uint,
+};
+
+module_param_cb(period_ms, &rr_period_ops, &rr_period_ms, 0644);
+MODULE_PARM_DESC(period_ms, "Milliseconds between two moves of a body (default 100)");
+module_param_named(paused, rr_paused, bool, 0644);
+MODULE_PARM_DESC(paused, "Make no new moves (grace periods still complete)");
+module_param_named(pin_after, rr_pin_after, uint, 0644);
+MODULE_PARM_DESC(pin_after, "Periods an old body may stay in use before its function is reported pinned");
+/*
+ * The architecture allows the `bl` to be rewritten while other CPUs run it
+ * (stop_machine=0: aarch64_insn_patch_text_nosync() + kick_all_cpus_sync()).
+ * QEMU 7.2 TCG with several vCPUs was seen to keep running the old `bl`
+ * after that, and to jump into a freed copy; patching under stop_machine()
+ * does not have the problem, so it is the default.
+ */
+module_param_named(stop_machine, rr_stop_machine, bool, 0644);
+MODULE_PARM_DESC(stop_machine, "Retarget trampolines under stop_machine() (default) rather than with single-word writes while CPUs run");
+
+/* Upper bounds that keep every size computation below in 64 bits. */
+#define RR_MAX_FUNCS	BIT(20)
+#define RR_MAX_RELOCS	BIT(24)
+
+#define rr_bad(mod, t, i, fmt, ...)					\
+	pr_err_ratelimited("refusing %s: table %u function %d: " fmt "\n", \
+			   (mod)->name, (t), (i), ##__VA_ARGS__)
+
+static bool rr_within(u64 p, u64 len, u64 lo, u64 hi)
+{
+	return p >= lo && p <= hi && len <= hi - p;
+}
+
+struct rr_bounds {
+	u64 text_lo, text_hi;	/* core text */
+	u64 ro_lo, ro_hi;	/* core read-only data */
+	u64 rw_lo, rw_hi;	/* core writable data */
+};
+
+static void rr_get_bounds(struct module *mod, struct rr_bounds *b)
+{
+	u64 base = (unsigned long)mod->core_layout.base;
+
+	b->text_lo = base;
+	b->text_hi = base + mod->core_layout.text_size;
+	b->ro_lo = b->text_hi;
+	b->ro_hi = base + mod->core_layout.ro_size;
+	b->rw_lo = base + mod->core_layout.ro_after_init_size;
+	b->rw_hi = base + mod->core_layout.size;
+}
+
+/* Checks a header found at its own address; 0 or -EINVAL. */
+static int rr_check_header(struct module *mod, unsigned int t,
+			   const struct rerand_table_header *h,
+			   const struct rr_bounds *b)
+{
+	if (h->version != RERAND_ABI_VERSION) {
+		rr_bad(mod, t, -1, "ABI version %u, runtime speaks %u",
+		       h->version, RERAND_ABI_VERSION);
+		return -EINVAL;
+	}
+	if (h->header_size != RERAND_HEADER_SIZE ||
+	    h->func_size != RERAND_FUNC_SIZE ||
+	    h->reloc_size != RERAND_RELOC_SIZE) {
+		rr_bad(mod, t, -1, "record sizes %u/%u/%u, expected %u/%u/%u",
+		       h->header_size, h->func_size, h->reloc_size,
+		       RERAND_HEADER_SIZE, RERAND_FUNC_SIZE,
+		       RERAND_RELOC_SIZE);
+		return -EINVAL;
+	}
+	if (h->nfuncs > RR_MAX_FUNCS || h->nrelocs > RR_MAX_RELOCS) {
+		rr_bad(mod, t, -1, "%u functions, %u relocations: too many",
+		       h->nfuncs, h->nrelocs);
+		return -EINVAL;
+	}
+	if (!IS_ALIGNED(h->funcs, 8) ||
+	    !rr_within(h->funcs, (u64)h->nfuncs * RERAND_FUNC_SIZE,
+		       b->ro_lo, b->ro_hi)) {
+		rr_bad(mod, t, -1, "function records at %llx not in read-only data",
+		       h->funcs);
+		return -EINVAL;
+	}
+	if (!IS_ALIGNED(h->relocs, 8) ||
+	    !rr_within(h->relocs, (u64)h->nrelocs * RERAND_RELOC_SIZE,
+		       b->ro_lo, b->ro_hi)) {
+		rr_bad(mod, t, -1, "relocation records at %llx not in read-only data",
+		       h->relocs);
+		return -EINVAL;
+	}
+	if (!IS_ALIGNED(h->slots, 8) ||
+	    !rr_within(h->slots, (u64)h->nfuncs * RERAND_SLOT_SIZE,
+		       b->rw_lo, b->rw_hi)) {
+		rr_bad(mod, t, -1, "slots at %llx not in writable data",
+		       h->slots);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Checks one function record and fills @f; 0 or a negative errno. */
+static int rr_check_func(struct module *mod, unsigned int t, int i,
+			 const struct rerand_table_header *h,
+			 const struct rr_bounds *b, struct rr_func *f)
+{
+	const struct rerand_func *r = &((const struct rerand_func *)
+					(unsigned long)h->funcs)[i];
+	const struct rerand_reloc *rel;
+	u64 call, target;
+	long built;
+	u32 insn, k, bad = 0;
+	u8 *tmp;
+
+	if (!IS_ALIGNED(r->trampoline, 4) || !IS_ALIGNED(r->call_offset, 4) ||
+	    !rr_within(r->trampoline, (u64)r->call_offset + 4,
+		       b->text_lo, b->text_hi)) {
+		rr_bad(mod, t, i, "trampoline %llx+%u not in the module's text",
+		       r->trampoline, r->call_offset);
+		return -EINVAL;
+	}
+	if (r->align < 4 || r->align > PAGE_SIZE || !is_power_of_2(r->align) ||
+	    !IS_ALIGNED(r->body, r->align)) {
+		rr_bad(mod, t, i, "body %llx: bad alignment %u",
+		       r->body, r->align);
+		return -EINVAL;
+	}
+	if (!r->size || !IS_ALIGNED(r->size, 4) ||
+	    !rr_within(r->body, r->size, b->text_lo, b->text_hi)) {
+		rr_bad(mod, t, i, "body %llx size %u not in the module's text",
+		       r->body, r->size);
+		return -EINVAL;
+	}
+	if ((u64)r->first_reloc + r->nrelocs > h->nrelocs) {
+		rr_bad(mod, t, i, "relocations %u+%u beyond the table's %u",
+		       r->first_reloc, r->nrelocs, h->nrelocs);
+		return -EINVAL;
+	}
+	rel = &((const struct rerand_reloc *)(unsigned long)h->relocs)
+		[r->first_reloc];
+	for (k = 0; k < r->nrelocs; k++) {
+		if (!rerand_reloc_supported(rel[k].type)) {
+			rr_bad(mod, t, i, "relocation %u: type %u not supported",
+			       k, rel[k].type);
+			return -EINVAL;
+		}
+		if (rel[k].offset >= r->size) {
+			rr_bad(mod, t, i, "relocation %u: offset %u beyond size %u",
+			       k, rel[k].offset, r->size);
+			return -EINVAL;
+		}
+	}
+	call = r->trampoline + r->call_offset;
+	insn = le32_to_cpu(*(__le32 *)(unsigned long)call);
+	if ((insn & 0xfc000000U) != 0x94000000U ||
+	    !rerand_decode_branch(insn, call, &target) || target != r->body) {
+		rr_bad(mod, t, i, "word %08x at trampoline+%u is not `bl` to the body %llx",
+		       insn, r->call_offset, r->body);
+		return -EINVAL;
+	}
+
+	f->rec = r;
+	f->relocs = rel;
+	f->slot = &((struct rerand_slot *)(unsigned long)h->slots)[i];
+	if (READ_ONCE(f->slot->epoch) || READ_ONCE(f->slot->counters)) {
+		rr_bad(mod, t, i, "slot not zero at load (shared with another function?)");
+		return -EINVAL;
+	}
+	f->max_size = rerand_copy_max_size(r->size, rel, r->nrelocs);
+	f->cur.body = r->body;
+
+	/* The pristine snapshot: copies are built from it, never from text. */
+	f->pristine = kvmalloc(r->size, GFP_KERNEL);
+	if (!f->pristine)
+		return -ENOMEM;
+	memcpy(f->pristine, (void *)(unsigned long)r->body, r->size);
+
+	/* Dry run at the body's own address: every relocation must apply. */
+	tmp = kvmalloc(f->max_size, GFP_KERNEL);
+	if (!tmp)
+		return -ENOMEM;
+	built = rerand_build_copy(tmp, f->max_size, r->body, f->pristine,
+				  r->size, rel, r->nrelocs, &bad);
+	kvfree(tmp);
+	if (built < 0) {
+		rr_bad(mod, t, i, "relocation %u cannot be applied (%ld)",
+		       bad, built);
+		return -EINVAL;
+	}
+
+	f->ctr = alloc_percpu(struct rerand_counters);
+	if (!f->ctr)
+		return -ENOMEM;
+	/* Before any module code runs: the trampolines read it. */
+	WRITE_ONCE(f->slot->counters, (u64)(__force unsigned long)f->ctr);
+	return 0;
+}
+
+static void rr_free_funcs(struct rr_module *m)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nfuncs; i++) {
+		struct rr_func *f = &m->funcs[i];
+
+		rr_free_copy(&f->cur);
+		rr_free_copy(&f->old);
+		rr_free_copy(&f->next);
+		free_percpu(f->ctr);
+		kvfree(f->pristine);
+	}
+	kvfree(m->funcs);
+	kfree(m);
+}
+
+static int rr_cmp_tramp(const void *a, const void *b)
+{
+	u64 x = (*(const struct rr_func *)a).rec->trampoline;
+	u64 y = (*(const struct rr_func *)b).rec->trampoline;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The next table of the module at or after *@pos: an 8-aligned header in
+ * the core read-only data whose self_addr is its own address.
+ */
+static const struct rerand_table_header *
+rr_next_table(const struct rr_bounds *b, u64 *pos)
+{
+	u64 p;
+
+	for (p = ALIGN(*pos, 8); p + RERAND_HEADER_SIZE <= b->ro_hi; p += 8) {
+		const struct rerand_table_header *h = (void *)(unsigned long)p;
+
+		if (h->magic == RERAND_TABLE_MAGIC && h->self_addr == p) {
+			*pos = p + 8;
+			return h;
+		}
+	}
+	return NULL;
+}
+
+struct rr_scan {
+	const struct rr_bounds *b;
+	struct rr_module *m;
+	unsigned int next;
+};
+
+static int rr_count_table(struct module *mod, unsigned int t,
+			  const struct rerand_table_header *h,
+			  struct rr_scan *s)
+{
+	int ret = rr_check_header(mod, t, h, s->b);
+
+	if (ret)
+		return ret;
+	if ((u64)s->m->nfuncs + h->nfuncs > RR_MAX_FUNCS) {
+		rr_bad(mod, t, -1, "too many functions in the module");
+		return -EINVAL;
+	}
+	s->m->ntables++;
+	s->m->nfuncs += h->nfuncs;
+	s->m->nexcluded += h->nexcluded;
+	return 0;
+}
+
+static int rr_load_table(struct module *mod, unsigned int t,
+			 const struct rerand_table_header *h, struct rr_scan *s)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < h->nfuncs; i++) {
+		ret = rr_check_func(mod, t, i, h, s->b, &s->m->funcs[s->next]);
+		s->next++;	/* counted even on failure: rr_free_funcs() */
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int rr_coming(struct module *mod)
+{
+	struct rr_bounds b;
+	struct rr_module *m;
+	struct rr_scan s = { .b = &b };
+	const struct rerand_table_header *h;
+	unsigned int i, t;
+	int ret = 0;
+	u64 pos;
+
+	rr_get_bounds(mod, &b);
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	m->mod = mod;
+	m->text_lo = b.text_lo;
+	m->text_hi = b.text_hi;
+	s.m = m;
+	pos = b.ro_lo;
+	for (t = 0; !ret && (h = rr_next_table(&b, &pos)); t++)
+		ret = rr_count_table(mod, t, h, &s);
+	if (ret || !m->ntables) {
+		kfree(m);
+		return ret;
+	}
+	m->funcs = kvcalloc(m->nfuncs ? m->nfuncs : 1, sizeof(*m->funcs),
+			    GFP_KERNEL);
+	if (!m->funcs) {
+		kfree(m);
+		return -ENOMEM;
+	}
+	pos = b.ro_lo;
+	for (t = 0; !ret && (h = rr_next_table(&b, &pos)); t++)
+		ret = rr_load_table(mod, t, h, &s);
+	if (!ret && s.next != m->nfuncs)
+		ret = -EINVAL;	/* tables changed under us: impossible */
+	if (!ret && m->nfuncs > 1) {
+		struct rr_func *sorted = kvmalloc_array(m->nfuncs,
+							sizeof(*sorted),
+							GFP_KERNEL);
+
+		if (!sorted) {
+			ret = -ENOMEM;
+		} else {
+			memcpy(sorted, m->funcs, m->nfuncs * sizeof(*sorted));
+			sort(sorted, m->nfuncs, sizeof(*sorted), rr_cmp_tramp,
+			     NULL);
+			for (i = 1; i < m->nfuncs && !ret; i++) {
+				if (sorted[i].rec->trampoline ==
+				    sorted[i - 1].rec->trampoline) {
+					pr_err_ratelimited("refusing %s: trampoline %ps listed twice\n",
+							   mod->name,
+							   (void *)(unsigned long)
+							   sorted[i].rec->trampoline);
+					ret = -EINVAL;
+				}
+			}
+			kvfree(sorted);
+		}
+	}
+	if (ret) {
+		m->nfuncs = s.next;
+		rr_free_funcs(m);
+		return ret;
+	}
+
+	rr_debugfs_add(m);
+	mutex_lock(&rr_lock);
+	list_add_tail(&m->node, &rr_modules);
+	mutex_unlock(&rr_lock);
+	pr_info("%s: %u tables, %u functions movable, %u excluded\n",
+		mod->name, m->ntables, m->nfuncs, m->nexcluded);
+	return 0;
+}
+
+/*
+ * Waits until no thread is inside any body of @m, then frees its copies.
+ * Called with @m off the list, so the mover no longer sees it.
+ */
+static void rr_drain_and_free(struct rr_module *m)
+{
+	unsigned int i, ms = 0;
+	bool quiet;
+
+	for (;;) {
+		quiet = true;
+		for (i = 0; i < m->nfuncs && quiet; i++)
+			quiet = rr_all_quiet(&m->funcs[i]);
+		if (quiet)
+			break;
+		if (ms == 10 * MSEC_PER_SEC)
+			pr_warn("%s: threads still inside moved bodies after 10 s; waiting\n",
+				m->mod->name);
+		if (ms >= 300 * MSEC_PER_SEC) {
+			pr_err("%s: threads still inside moved bodies after 300 s: leaking its copies\n",
+			       m->mod->name);
+			for (i = 0; i < m->nfuncs; i++)
+				kvfree(m->funcs[i].pristine);
+			kvfree(m->funcs);
+			kfree(m);
+			return;
+		}
+		msleep(20);
+		ms += 20;
+	}
+	rr_free_funcs(m);
+}
+
+static void rr_going(struct module *mod)
+{
+	struct rr_module *m = NULL, *it;
+
+	mutex_lock(&rr_lock);
+	list_for_each_entry(it, &rr_modules, node) {
+		if (it->mod == mod) {
+			m = it;
+			break;
+		}
+	}
+	mutex_unlock(&rr_lock);
+	if (!m)
+		return;
+	/* Outside rr_lock: a reader of the file may be waiting for it. */
+	rr_debugfs_remove(m);
+	mutex_lock(&rr_lock);
+	list_del(&m->node);
+	mutex_unlock(&rr_lock);
+	rr_drain_and_free(m);
+}
+
+static int rr_module_notify(struct notifier_block *nb, unsigned long action,
+			    void *data)
+{
+	struct module *mod = data;
+
+	switch (action) {
+	case MODULE_STATE_COMING:
+		/*
+		 * Relocations, alternatives and ftrace init are done and the
+		 * text is RO+X; no code of @mod has run yet.
+		 */
+		return notifier_from_errno(rr_coming(mod));
+	case MODULE_STATE_GOING:
+		/* After @mod's exit (or a failed init or COMING). */
+		rr_going(mod);
+		break;
+	}
+	return NOTIFY_OK;
+}
+
+static struct notifier_block rr_module_nb = {
+	.notifier_call = rr_module_notify,
+};
+
+static int __init rerand_init(void)
+{
+	int ret = rr_ksyms_init();
+
+	if (ret)
+		return ret;
+	rr_debugfs_init();
+	ret = register_module_notifier(&rr_module_nb);
+	if (ret) {
+		rr_debugfs_exit();
+		return ret;
+	}
+	rr_mover_start();
+	pr_info("ready (ABI v%d, period %u ms, module region %s)\n",
+		RERAND_ABI_VERSION, rr_period_ms,
+		rr_ksyms.module_alloc_base ? "found" : "unknown");
+	return 0;
+}
+
+static void __exit rerand_exit(void)
+{
+	struct rr_module *m, *tmp;
+	LIST_HEAD(gone);
+
+	unregister_module_notifier(&rr_module_nb);
+	rr_mover_stop();
+	/* Dependent modules hold references on us: normally empty. */
+	mutex_lock(&rr_lock);
+	list_splice_init(&rr_modules, &gone);
+	mutex_unlock(&rr_lock);
+	list_for_each_entry_safe(m, tmp, &gone, node) {
+		list_del(&m->node);
+		rr_debugfs_remove(m);
+		rr_drain_and_free(m);
+	}
+	rr_debugfs_exit();
+}
+
+module_init(rerand_init);
+module_exit(rerand_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("rerand runtime: continuous rerandomization of module function bodies");

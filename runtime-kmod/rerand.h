@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rerand runtime: state shared by the files of rerand.ko.
+ *
+ * Locking: ONE mutex, rr_lock, protects rr_modules, every struct rr_module
+ * and struct rr_func on it (move state, copies) and the mover's schedule.
+ * The only lock-free paths are add_pause_list() / remove_pause_list()
+ * (pause.c), which run in any context on every call of a moved function
+ * and touch nothing but the calling CPU's counters and the slot's epoch.
+ */
+#ifndef RERAND_RUNTIME_H
+#define RERAND_RUNTIME_H
+
+#include <linux/list.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/types.h>
+#include "rerand_abi.h"
+
+/* Per function, per CPU: the classic-SRCU counter pairs (docs/DESIGN.md). */
+struct rerand_counters {
+	unsigned long lock[2];
+	unsigned long unlock[2];
+};
+
+enum rr_state {
+	RR_IDLE,		/* no old copy: may move */
+	RR_WAIT_INACTIVE,	/* moved; waiting for idx ^ 1 to be quiet */
+	RR_WAIT_OLD,		/* epoch flipped; waiting for idx to be quiet */
+};
+
+/* One body: the original in the module's text, or a copy. */
+struct rr_copy {
+	void *area;		/* vmalloc'ed pages; NULL for the original body */
+	unsigned long body;	/* run-time address of the body */
+	unsigned long area_size;
+};
+
+struct rr_func {
+	const struct rerand_func *rec;
+	const struct rerand_reloc *relocs;
+	struct rerand_slot *slot;
+	struct rerand_counters __percpu *ctr;
+	u8 *pristine;		/* snapshot taken at MODULE_STATE_COMING */
+	size_t max_size;	/* rerand_copy_max_size() */
+	struct rr_copy cur;	/* what the trampoline calls */
+	struct rr_copy old;	/* previous body, until its grace period ends */
+	struct rr_copy next;	/* built, not yet published (mover only) */
+	u32 next_bl;
+	enum rr_state state;
+	unsigned int old_idx;	/* epoch index current when the move was made */
+	unsigned int waited;	/* periods spent in RR_WAIT_* */
+	bool pinned;
+	unsigned long moves;
+	unsigned long skipped;
+};
+
+struct rr_module {
+	struct list_head node;
+	struct module *mod;
+	struct dentry *dbg;
+	unsigned long text_lo, text_hi;	/* core text */
+	unsigned int ntables;
+	unsigned int nfuncs;
+	unsigned int nexcluded;
+	struct rr_func *funcs;
+	unsigned long moves;
+	unsigned long skipped;
+};
+
+/* main.c */
+extern struct mutex rr_lock;
+extern struct list_head rr_modules;
+extern unsigned int rr_period_ms;
+extern bool rr_paused;
+extern unsigned int rr_pin_after;
+extern bool rr_stop_machine;
+
+/* ksyms.c: unexported kernel functions, resolved once at init. */
+struct rr_ksyms {
+	void *(*vmalloc_node_range)(unsigned long size, unsigned long align,
+				    unsigned long start, unsigned long end,
+				    gfp_t gfp_mask, pgprot_t prot,
+				    unsigned long vm_flags, int node,
+				    const void *caller);
+	int (*set_memory_ro)(unsigned long addr, int numpages);
+	int (*set_memory_x)(unsigned long addr, int numpages);
+	int (*patch_text_nosync)(void *addr, u32 insn);
+	int (*patch_text)(void *addrs[], u32 insns[], int cnt);
+	void *(*module_alloc)(unsigned long size);
+	/* Not a symbol: decoded from module_alloc(), see ksyms.c. */
+	unsigned long module_alloc_base;
+};
+
+extern struct rr_ksyms rr_ksyms;
+int rr_ksyms_init(void);
+
+/* pause.c: the exported hooks every trampoline calls, and their checks. */
+unsigned long add_pause_list(struct rerand_slot *slot);
+void remove_pause_list(struct rerand_slot *slot, unsigned long idx);
+bool rr_idx_quiet(struct rr_func *f, unsigned int idx);
+bool rr_all_quiet(struct rr_func *f);
+void rr_flip_epoch(struct rr_func *f);
+
+/* move.c */
+void rr_mover_start(void);
+void rr_mover_stop(void);
+void rr_mover_reschedule(void);
+void rr_free_copy(struct rr_copy *c);
+void rr_region(const struct rr_module *m, unsigned long *lo,
+	       unsigned long *hi);
+const char *rr_state_name(const struct rr_func *f);
+
+/* debugfs.c */
+void rr_debugfs_init(void);
+void rr_debugfs_exit(void);
+void rr_debugfs_add(struct rr_module *m);
+void rr_debugfs_remove(struct rr_module *m);
+
+#endif /* RERAND_RUNTIME_H */
