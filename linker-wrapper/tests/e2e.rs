@@ -185,6 +185,7 @@ fn rewrite_and_run_under_qemu() {
     assert!(at(80).2.ends_with("_real"));
     assert_eq!((at(100).1, at(100).2.as_str()), (283, abi::EXIT_HOOK));
     assert_eq!(at(120 + 44).4, 16); // second function's slot
+
     // Each trampoline's ftrace NOPs (+4) are listed for ftrace, like GCC's.
     let pfe: Vec<(u64, u32, String, String, i64)> = f
         .sections()
@@ -209,8 +210,9 @@ fn rewrite_and_run_under_qemu() {
         .collect();
     for k in 0..nwrapped as u64 {
         assert!(
-            pfe.iter()
-                .any(|r| r.1 == 257 && r.3 == abi::TRAMPOLINE_SECTION && r.4 == (120 * k + 4) as i64),
+            pfe.iter().any(|r| r.1 == 257
+                && r.3 == abi::TRAMPOLINE_SECTION
+                && r.4 == (120 * k + 4) as i64),
             "no ftrace entry for trampoline {k}"
         );
     }
