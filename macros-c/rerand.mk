@@ -11,14 +11,17 @@
 #
 # `eval "$(cargo xtask env)"` sets RERAND_MK, KDIR and puts rerand-ld on PATH.
 # What this adds: -ffunction-sections (one section per function: what
-# rerand-ld moves), references that let modpost version the runtime's
-# symbols and record depends=rerand, and the runtime's Module.symvers.
+# rerand-ld moves), macros-c/ on the include path (#include <rerand.h> for
+# SPECIAL_FUNCTION and RERAND_EXCLUDE), references that let modpost version
+# the runtime's symbols and record depends=rerand, and the runtime's
+# Module.symvers.
 
 RERAND_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 
 ifneq ($(KERNELRELEASE),)
 
-ccflags-y += -ffunction-sections -include $(RERAND_DIR)/macros-c/rerand_ref.h
+ccflags-y += -ffunction-sections -I$(RERAND_DIR)/macros-c \
+	-include $(RERAND_DIR)/macros-c/rerand_ref.h
 RERAND_SYMVERS ?= $(RERAND_DIR)/runtime-kmod/Module.symvers
 KBUILD_EXTRA_SYMBOLS += $(RERAND_SYMVERS)
 

@@ -18,22 +18,14 @@ use object::{
     Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SymbolSection,
 };
 use relocator::abi::RelocRecord;
-use relocator::placement::{self, build_copy, copy_max_size, place_bodies};
-use relocator::reloc::{self, ErrorKind};
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
+use relocator::oracle::{self, check_copy, Tally, LD, STUB_ROOM, WINDOW_HI, WINDOW_LO};
+use relocator::placement::place_bodies;
+use relocator::reloc;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const CC: &str = "aarch64-linux-gnu-gcc";
-const LD: &str = "aarch64-linux-gnu-ld";
-
-/// A BL reaches ±128 MiB: in a 256 MiB window a quarter of the calls
-/// between functions need a veneer.
-const WINDOW_LO: u64 = 0xffff_8000_1000_0000;
-const WINDOW_HI: u64 = WINDOW_LO + (256 << 20);
-/// Room after each section for ld's own long-branch stubs.
-const STUB_ROOM: u64 = 0x1000;
 
 /// The fixture's short-range group (TBZ reaches ±32 KiB) and where in a
 /// 64 KiB block each member goes: (section, offset, jitter).
@@ -89,7 +81,7 @@ fn overlaps(a: (u64, u64), placed: &[(u64, u64)]) -> bool {
 }
 
 /// Addresses for every section and absolute symbol, from one seed.
-fn layout(sections: &[Section], seed: u64) -> (BTreeMap<String, u64>, BTreeMap<&'static str, u64>) {
+fn layout(sections: &[Section], seed: u64) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
     let mut g = Gen::new(seed);
     let mut addr = BTreeMap::new();
     let mut taken: Vec<(u64, u64)> = Vec::new();
@@ -126,51 +118,15 @@ fn layout(sections: &[Section], seed: u64) -> (BTreeMap<String, u64>, BTreeMap<&
     // Sometimes far beyond the window, as an exported kernel function is.
     let reach = if g.pct(30) { 1 << 31 } else { 256 << 20 };
     syms.insert(
-        "ext_func",
+        "ext_func".to_string(),
         (WINDOW_LO - reach + g.below(2 * reach + (512 << 20))) & !3,
     );
-    syms.insert("ext_data", (WINDOW_LO - (1 << 30) + g.below(3 << 30)) & !3);
-    syms.insert("small_sym", g.below(0x10000));
-    (addr, syms)
-}
-
-fn link(
-    dir: &Path,
-    obj: &Path,
-    addr: &BTreeMap<String, u64>,
-    syms: &BTreeMap<&str, u64>,
-) -> Vec<u8> {
-    let mut by_addr: Vec<(&u64, &String)> = addr.iter().map(|(n, a)| (a, n)).collect();
-    by_addr.sort();
-    let mut script = String::from("SECTIONS\n{\n");
-    for (a, name) in by_addr {
-        writeln!(script, "  {name} {a:#x} : {{ *({name}) }}").unwrap();
-    }
-    script += "  /DISCARD/ : { *(.eh_frame) *(.comment) *(.note.GNU-stack) }\n}\n";
-    let lds = dir.join("oracle.lds");
-    std::fs::write(&lds, &script).unwrap();
-    let out = dir.join("oracle.elf");
-    let mut cmd = Command::new(LD);
-    cmd.arg("-T")
-        .arg(&lds)
-        .args([
-            "-e",
-            "caller",
-            "-z",
-            "max-page-size=4096",
-            "--no-warn-rwx-segments",
-        ])
-        .arg(obj)
-        .arg("-o")
-        .arg(&out);
-    for (name, v) in syms {
-        cmd.arg(format!("--defsym={name}={v:#x}"));
-    }
-    run(
-        &mut cmd,
-        &format!("linking the fixture with {LD}:\n{script}"),
+    syms.insert(
+        "ext_data".to_string(),
+        (WINDOW_LO - (1 << 30) + g.below(3 << 30)) & !3,
     );
-    std::fs::read(&out).unwrap()
+    syms.insert("small_sym".to_string(), g.below(0x10000));
+    (addr, syms)
 }
 
 /// The table rows rerand-ld would write for one function section: S + A
@@ -179,7 +135,7 @@ fn relocs_of(
     file: &object::File,
     sec: &Section,
     addr: &BTreeMap<String, u64>,
-    syms: &BTreeMap<&str, u64>,
+    syms: &BTreeMap<String, u64>,
 ) -> Vec<RelocRecord> {
     let section_addr = |i: object::SectionIndex| {
         let name = file
@@ -222,81 +178,6 @@ fn relocs_of(
         .collect()
 }
 
-fn word(b: &[u8], at: usize) -> String {
-    b.get(at..at + 4).map_or("(short)".into(), |w| {
-        format!("{:#010x}", u32::from_le_bytes(w.try_into().unwrap()))
-    })
-}
-
-#[derive(Default)]
-struct Tally {
-    compared: BTreeMap<u32, usize>,
-    veneered: usize,
-}
-
-/// Compares one function's copy with ld's bytes; returns the differences.
-fn check_function(
-    sec: &Section,
-    at: u64,
-    relocs: &[RelocRecord],
-    linked: &[u8],
-    tally: &mut Tally,
-) -> Vec<String> {
-    let mut errors = Vec::new();
-    let copy = match build_copy(at, &sec.data, relocs, copy_max_size(sec.data.len(), relocs)) {
-        Ok(c) => c,
-        Err(e) => return vec![format!("{} at {at:#x}: build_copy failed: {e}", sec.name)],
-    };
-    let mut skip = BTreeSet::new();
-    for r in relocs {
-        let place = at + r.offset as u64;
-        let o = r.offset as usize;
-        let mut scratch = sec.data[o..].to_vec();
-        let far = reloc::apply(&mut scratch, place, r.target, r.r#type)
-            .is_err_and(|e| e.kind == ErrorKind::OutOfRange);
-        if far {
-            // ld used its own stub here; ours must reach a veneer to the target.
-            skip.insert(o);
-            tally.veneered += 1;
-            let via = reloc::decode(r.r#type, &copy[o..], place).unwrap();
-            let v = via.wrapping_sub(at) as usize;
-            if copy.get(v..v + 16) != Some(&placement::veneer(r.target)[..]) {
-                errors.push(format!(
-                    "{} +{o:#x} {}: branch goes to {via:#x}, not to a veneer for {:#x}",
-                    sec.name,
-                    reloc::type_name(r.r#type),
-                    r.target
-                ));
-            }
-        } else {
-            *tally.compared.entry(r.r#type).or_default() += 1;
-        }
-    }
-    for (i, (a, b)) in copy.iter().zip(linked).enumerate().take(sec.data.len()) {
-        if a == b || skip.contains(&(i & !3)) {
-            continue;
-        }
-        let culprits: Vec<String> = relocs
-            .iter()
-            .filter(|r| {
-                let n = reloc::lookup(r.r#type).map_or(4, |t| t.field_size());
-                (r.offset as usize..r.offset as usize + n).contains(&i)
-            })
-            .map(|r| format!("{} -> {:#x}", reloc::type_name(r.r#type), r.target))
-            .collect();
-        let w = i & !3;
-        errors.push(format!(
-            "{} at {at:#x}, offset {w:#x} [{}]: rerand {} ld {}",
-            sec.name,
-            culprits.join(", "),
-            word(&copy, w),
-            word(linked, w)
-        ));
-        break;
-    }
-    errors
-}
-
 #[test]
 fn copies_match_gnu_ld() {
     require_tool(CC);
@@ -329,14 +210,24 @@ fn copies_match_gnu_ld() {
         for s in sections.iter().filter(|s| s.size == 0) {
             addr.insert(s.name.clone(), WINDOW_LO);
         }
-        let elf = link(&dir, &obj_path, &addr, &syms);
+        let elf = oracle::link(
+            &dir,
+            "oracle",
+            &obj_path,
+            &addr,
+            &syms,
+            &[".eh_frame", ".comment", ".note.GNU-stack"],
+            "caller",
+        )
+        .unwrap_or_else(|e| panic!("linking the fixture: {e}"));
         let linked = object::File::parse(&*elf).unwrap();
         for sec in sections.iter().filter(|s| s.text && s.size > 0) {
             let at = addr[&sec.name];
             let out = linked.section_by_name(&sec.name).unwrap();
             assert_eq!(out.address(), at, "ld moved {}", sec.name);
             let relocs = relocs_of(&file, sec, &addr, &syms);
-            for e in check_function(sec, at, &relocs, out.data().unwrap(), &mut tally) {
+            let linked = out.data().unwrap();
+            for e in check_copy(&sec.name, at, &sec.data, &relocs, linked, &mut tally) {
                 errors.push(format!("seed {seed}: {e}"));
             }
         }

@@ -20,6 +20,12 @@ const HOST_TOOLS: &[(&str, &str)] = &[
     ("bc", "bc"),
     ("flex", "flex"),
     ("bison", "bison"),
+    // `cargo xtask kernel`: the kernel's host programs (fixdep, kconfig,
+    // kallsyms, sorttable) and the build itself. A tinyconfig arm64 build
+    // needs neither libssl-dev (no module signing) nor libelf-dev (no
+    // objtool or BTF).
+    ("gcc", "gcc"),
+    ("make", "make"),
 ];
 
 /// Everything a build or a VM run needs to know about the bench.
@@ -97,6 +103,23 @@ fn apt_update(updated: &mut bool) -> Result<()> {
         *updated = true;
     }
     Ok(())
+}
+
+/// Installs Debian packages a test needs beyond the bench (e.g. dkms).
+pub fn install_packages(pkgs: &[&str]) -> Result<()> {
+    ensure_root_for(&format!("installing {}", pkgs.join(" ")))?;
+    let mut updated = false;
+    apt_update(&mut updated)?;
+    step(&format!("installing {}", pkgs.join(" ")));
+    let mut args = vec!["install", "-y", "--no-install-recommends"];
+    args.extend(pkgs);
+    apt_get(
+        &args,
+        &format!(
+            "apt-get install {} (install it, then retry)",
+            pkgs.join(" ")
+        ),
+    )
 }
 
 fn ensure_host_tools(updated: &mut bool) -> Result<()> {
@@ -306,6 +329,7 @@ pub fn exports(bench: &Bench) -> Vec<(String, String)> {
             "RERAND_MK".into(),
             root.join("macros-c/rerand.mk").display().to_string(),
         ),
+        ("RERAND_DIR".into(), root.display().to_string()),
     ]
 }
 

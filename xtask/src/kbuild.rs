@@ -13,6 +13,9 @@ pub enum Linker {
     Plain,
     /// Through `macros-c/rerand.mk`, as the README tells module authors.
     Rerand,
+    /// The same, with `RERAND_LD_FLAGS=--only-annotated`: only functions
+    /// declared with SPECIAL_FUNCTION move.
+    RerandOnlyAnnotated,
 }
 
 /// Builds `cargo build --release` of rerand-ld and the rerand tool.
@@ -48,7 +51,13 @@ pub fn kbuild_command(bench: &Bench, dir: &Path, linker: Linker) -> Command {
         .arg(format!("M={}", dir.display()))
         .arg("ARCH=arm64")
         .arg("CROSS_COMPILE=aarch64-linux-gnu-");
-    if linker == Linker::Rerand {
+    if linker != Linker::Plain {
+        let flags = if linker == Linker::RerandOnlyAnnotated {
+            "--only-annotated"
+        } else {
+            ""
+        };
+        cmd.env("RERAND_LD_FLAGS", flags);
         cmd.arg("LD=rerand-ld").arg(format!(
             "RERAND_MK={}",
             root().join("macros-c/rerand.mk").display()
@@ -78,7 +87,7 @@ fn clean_if_linker_changed(bench: &Bench, dir: &Path) -> Result<()> {
 
 /// `make modules` in `dir`.
 pub fn build_module_dir(bench: &Bench, dir: &Path, linker: Linker) -> Result<()> {
-    if linker == Linker::Rerand {
+    if linker != Linker::Plain {
         clean_if_linker_changed(bench, dir)?;
     }
     step(&format!(
@@ -87,6 +96,7 @@ pub fn build_module_dir(bench: &Bench, dir: &Path, linker: Linker) -> Result<()>
         match linker {
             Linker::Plain => "plain ld",
             Linker::Rerand => "rerand-ld",
+            Linker::RerandOnlyAnnotated => "rerand-ld --only-annotated",
         }
     ));
     run(
@@ -119,6 +129,8 @@ pub fn test_modules() -> Vec<(PathBuf, Linker)> {
         (t.join("test_driver"), Linker::Rerand),
         (t.join("torture"), Linker::Rerand),
         (t.join("runtime-selftest"), Linker::Plain),
+        (t.join("annotated"), Linker::RerandOnlyAnnotated),
+        (t.join("annotated-auto"), Linker::Rerand),
     ]
 }
 
@@ -128,5 +140,6 @@ pub fn build_all(bench: &Bench) -> Result<()> {
     for (dir, linker) in test_modules() {
         build_module_dir(bench, &dir, linker)?;
     }
+    crate::bfq::build(bench)?;
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! `cargo xtask`: the project's orchestration. Each subcommand reads top to
 //! bottom as the steps it takes.
 
+mod bfq;
+mod dkms;
 mod env;
 mod kbuild;
 mod scenarios;
@@ -42,6 +44,18 @@ enum Cmd {
     Demo,
     /// Regenerate macros-c/rerand_abi.h from relocator/src/abi.rs.
     GenHeader,
+    /// Assemble a DKMS source tree for rerand.ko and print how to use it.
+    ///
+    /// Example: dkms add $(cargo xtask dkms) && dkms build rerand/0.1.0
+    Dkms,
+    /// Time bfq's links (bfq.o and bfq.ko) with rerand-ld and the plain linker.
+    ///
+    /// Example: cargo xtask bench-link --reps 11
+    BenchLink {
+        /// Timed runs of each link with each linker; the median is reported.
+        #[arg(long, default_value_t = 7)]
+        reps: usize,
+    },
 }
 
 #[derive(clap::Args)]
@@ -77,6 +91,10 @@ struct VmArgs {
     /// Example: --qemu-arg=-accel --qemu-arg=tcg,thread=single
     #[arg(long = "qemu-arg", value_name = "ARG", allow_hyphen_values = true)]
     qemu_args: Vec<String>,
+    /// Boot this kernel image instead of Debian's (e.g. the in-tree build's
+    /// .cache/kernel-build/<key>/rerand-ld/arch/arm64/boot/Image).
+    #[arg(long, value_name = "IMAGE")]
+    kernel: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -88,6 +106,8 @@ fn main() -> ExitCode {
         Cmd::Test { only } => cmd_test(only),
         Cmd::Demo => cmd_demo(),
         Cmd::GenHeader => cmd_gen_header(),
+        Cmd::Dkms => dkms::source_tree().map(|d| println!("{}", d.display())),
+        Cmd::BenchLink { reps } => env::ensure().and_then(|b| bfq::bench_link(&b, reps.max(1))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -133,6 +153,7 @@ fn cmd_vm(args: VmArgs) -> Result<()> {
         name: "vm".into(),
         echo: true,
         qemu_args: args.qemu_args,
+        kernel: args.kernel,
     };
     let outcome = vm::run(&bench, &opts)?;
     eprintln!("xtask: serial log: {}", outcome.log_path.display());
@@ -240,6 +261,26 @@ fn cmd_test(only: Option<String>) -> Result<()> {
         record("checkpatch --strict", checkpatch(&bench), t);
     }
 
+    if build_ok && only.is_none() {
+        let t = Instant::now();
+        record("bfq randomized >= 85%", bfq::check_randomized(&bench), t);
+        // 1,000 random placements of every moving bfq body checked against
+        // GNU ld (the fixture test adds 1,000 more of its own).
+        let t = Instant::now();
+        record(
+            "oracle: bfq.ko, test_driver.ko vs GNU ld",
+            bfq::check_oracle(&bench, 1000, 200),
+            t,
+        );
+    }
+
+    if build_ok && only.is_none() {
+        let t = Instant::now();
+        record("README guide", readme_guide(), t);
+        let t = Instant::now();
+        record("dkms build", dkms::check_build(&bench), t);
+    }
+
     if build_ok {
         for s in scenarios::all() {
             if only.as_deref().is_some_and(|o| !s.name.contains(o)) {
@@ -261,7 +302,32 @@ fn cmd_test(only: Option<String>) -> Result<()> {
             });
         }
     }
+
     finish(rows, started)
+}
+
+/// Runs the README's module-author walkthrough verbatim: the shell block
+/// between `<!-- guide:start -->` and `<!-- guide:end -->`.
+fn readme_guide() -> Result<()> {
+    let readme = std::fs::read_to_string(root().join("README.md"))
+        .map_err(|e| Error(format!("README.md: {e}")))?;
+    let block = readme
+        .split_once("<!-- guide:start -->")
+        .and_then(|(_, rest)| rest.split_once("<!-- guide:end -->"))
+        .map(|(block, _)| block)
+        .ok_or_else(|| Error("README.md has no guide:start/guide:end block".into()))?;
+    let script: String = block
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("```"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    step("running the README guide");
+    run(
+        Command::new("bash")
+            .current_dir(root())
+            .args(["-euo", "pipefail", "-x", "-c", &script]),
+        "the README guide",
+    )
 }
 
 /// The kernel's own style checker over every C file of the project.
@@ -361,13 +427,20 @@ fn finish(rows: Vec<Row>, started: Instant) -> Result<()> {
 fn cmd_demo() -> Result<()> {
     let bench = env::ensure()?;
     kbuild::build_all(&bench)?;
-    println!("rerand demo: the runtime is not written yet, so this shows the bench");
-    println!("booting Debian's arm64 kernel and loading modules built just now.");
     let s = scenarios::all()
         .into_iter()
-        .find(|s| s.name == "bench-boot")
-        .expect("bench-boot scenario");
-    let r = scenarios::run_one(&bench, &s, true);
+        .find(|s| s.name == "demo")
+        .expect("demo scenario");
+    let r = scenarios::run_one(&bench, &s, false);
+    // The guest script's own lines, and the runtime's kernel messages.
+    if let Ok(log) = std::fs::read_to_string(&r.log_path) {
+        for line in log.lines() {
+            let kernel = line.starts_with('[');
+            if (!kernel && !line.starts_with("RERAND-VM-EXIT")) || line.contains("] rerand") {
+                println!("{line}");
+            }
+        }
+    }
     println!("{}: {}", r.name, if r.passed { "PASS" } else { "FAIL" });
     if r.passed {
         Ok(())

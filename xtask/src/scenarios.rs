@@ -39,6 +39,7 @@ impl Scenario {
 
 pub struct ScenarioResult {
     pub name: String,
+    pub log_path: PathBuf,
     pub passed: bool,
     pub summary: String,
     pub detail: String,
@@ -87,6 +88,40 @@ pub fn all() -> Vec<Scenario> {
             cpu: "max",
             smp: 2,
             timeout_s: 240,
+            expect: Expect::Pass,
+        },
+        Scenario {
+            name: "demo",
+            what: "cargo xtask demo: bodies move while the host calls them",
+            modules: vec![rt(), host(), driver()],
+            files: vec![],
+            cpu: "max",
+            smp: 2,
+            timeout_s: 180,
+            expect: Expect::Pass,
+        },
+        Scenario {
+            name: "modprobe",
+            what: "depmod, modprobe dependencies and /etc/modprobe.d options",
+            modules: vec![],
+            files: vec![extra(rt()), extra(host()), extra(driver())],
+            cpu: "max",
+            smp: 2,
+            timeout_s: 180,
+            expect: Expect::Pass,
+        },
+        Scenario {
+            name: "annotated",
+            what: "SPECIAL_FUNCTION with --only-annotated vs automatic wrapping",
+            modules: vec![
+                rt(),
+                t.join("annotated/rerand_annotated.ko"),
+                t.join("annotated-auto/rerand_annotated_auto.ko"),
+            ],
+            files: vec![],
+            cpu: "max",
+            smp: 2,
+            timeout_s: 180,
             expect: Expect::Pass,
         },
         Scenario {
@@ -153,6 +188,7 @@ pub fn run_one(bench: &Bench, s: &Scenario, echo: bool) -> ScenarioResult {
         Err(e) => {
             return ScenarioResult {
                 name: s.name.into(),
+                log_path: PathBuf::new(),
                 passed: false,
                 summary: String::new(),
                 detail: e.to_string(),
@@ -198,6 +234,7 @@ pub fn run_one(bench: &Bench, s: &Scenario, echo: bool) -> ScenarioResult {
     };
     ScenarioResult {
         name: format!("{} ({})", s.name, s.cpu),
+        log_path: outcome.log_path.clone(),
         passed,
         summary,
         detail: format!("{detail}\n    log: {}", outcome.log_path.display()),

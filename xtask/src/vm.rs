@@ -44,6 +44,9 @@ pub struct VmOptions {
     pub echo: bool,
     /// Extra arguments for qemu-system-aarch64, appended last.
     pub qemu_args: Vec<String>,
+    /// Boot this kernel image instead of the bench's Debian kernel (e.g. the
+    /// in-tree build of `cargo xtask kernel`).
+    pub kernel: Option<PathBuf>,
 }
 
 impl Default for VmOptions {
@@ -60,6 +63,7 @@ impl Default for VmOptions {
             name: "vm".into(),
             echo: true,
             qemu_args: vec![],
+            kernel: None,
         }
     }
 }
@@ -231,13 +235,14 @@ pub fn run(bench: &Bench, opts: &VmOptions) -> Result<VmOutcome> {
     let mut log_file =
         fs::File::create(&log_path).map_err(|e| Error(format!("{}: {e}", log_path.display())))?;
 
+    let kernel = opts.kernel.clone().unwrap_or_else(|| bench.kernel_image());
     let mut cmd = Command::new("qemu-system-aarch64");
     cmd.args(["-M", "virt", "-cpu", &opts.cpu])
         .args(["-smp", &opts.smp.to_string()])
         .args(["-m", &opts.memory_mib.to_string()])
         .args(["-nographic", "-no-reboot"])
         .arg("-kernel")
-        .arg(bench.kernel_image())
+        .arg(&kernel)
         .arg("-initrd")
         .arg(&initrd)
         .args([
@@ -251,9 +256,13 @@ pub fn run(bench: &Bench, opts: &VmOptions) -> Result<VmOutcome> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let booted = match &opts.kernel {
+        Some(k) => k.display().to_string(),
+        None => bench.release.clone(),
+    };
     step(&format!(
         "booting {} (cpu {}, {} CPUs, {} MiB{}), log: {}",
-        bench.release,
+        booted,
         opts.cpu,
         opts.smp,
         opts.memory_mib,
