@@ -11,7 +11,8 @@
 #
 # `eval "$(cargo xtask env)"` sets RERAND_MK, KDIR and puts rerand-ld on PATH.
 # What this adds: -ffunction-sections (one section per function: what
-# rerand-ld moves), macros-c/ on the include path (#include <rerand.h> for
+# rerand-ld moves), -fno-ipa-ra (callers must not rely on a callee's
+# register use: a trampoline stands between them), macros-c/ on the include path (#include <rerand.h> for
 # SPECIAL_FUNCTION and RERAND_EXCLUDE), references that let modpost version
 # the runtime's symbols and record depends=rerand, and the runtime's
 # Module.symvers.
@@ -20,7 +21,14 @@ RERAND_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 
 ifneq ($(KERNELRELEASE),)
 
-ccflags-y += -ffunction-sections -I$(RERAND_DIR)/macros-c \
+# -fno-ipa-ra: with interprocedural register allocation GCC lets a caller
+# keep values in caller-saved registers across a call to a function of the
+# same object whose body it knows leaves them alone; the trampoline in
+# between calls the runtime's hooks, which may clobber any of them. Kernels
+# with DYNAMIC_FTRACE_WITH_REGS (Debian's) pass -fpatchable-function-entry,
+# which already turns IPA-RA off; kernels without ftrace do not (seen: a
+# zsmalloc oops in the in-tree build test, cured by this flag).
+ccflags-y += -ffunction-sections -fno-ipa-ra -I$(RERAND_DIR)/macros-c \
 	-include $(RERAND_DIR)/macros-c/rerand_ref.h
 RERAND_SYMVERS ?= $(RERAND_DIR)/runtime-kmod/Module.symvers
 KBUILD_EXTRA_SYMBOLS += $(RERAND_SYMVERS)

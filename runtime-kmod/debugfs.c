@@ -2,6 +2,7 @@
 /*
  * /sys/kernel/debug/rerand/stats: one line per module.
  * /sys/kernel/debug/rerand/<module>: one line per movable function.
+ * /sys/kernel/debug/rerand/guard: the watchpoints (guard.c).
  * Both read under rr_lock. debugfs is root-only: raw addresses are shown.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -25,10 +26,12 @@ static int rr_stats_show(struct seq_file *sf, void *unused)
 			pending += m->funcs[i].state != RR_IDLE;
 			pinned += m->funcs[i].pinned;
 		}
-		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u tamper=0 period_ms=%u skipped=%lu\n",
+		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u tamper=%lu period_ms=%u skipped=%lu watched=%u guard_coverage=%u%% guard_distinct=%u\n",
 			   m->mod->name, m->nfuncs + m->nexcluded, m->nfuncs,
-			   m->nexcluded, m->moves, pending, pinned,
-			   READ_ONCE(rr_period_ms), m->skipped);
+			   m->nexcluded, m->moves, pending, pinned, m->tamper,
+			   READ_ONCE(rr_period_ms), m->skipped, m->watched,
+			   m->nfuncs ? m->watched * 100 / m->nfuncs : 0,
+			   m->distinct);
 	}
 	mutex_unlock(&rr_lock);
 	return 0;
@@ -46,19 +49,32 @@ static int rr_module_show(struct seq_file *sf, void *unused)
 		void *tramp = (void *)(unsigned long)f->rec->trampoline;
 
 		/* Raw addresses: the point of the file; root-only. */
-		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu\n",
+		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu\n",
 			   tramp, (unsigned long)tramp, f->cur.body,
-			   rr_state_name(f), f->moves, f->skipped);
+			   rr_state_name(f), f->moves, f->skipped,
+			   f->rec->body,
+			   f->rec->trampoline + f->rec->call_offset,
+			   ALIGN_DOWN(f->rec->trampoline + f->rec->call_offset,
+				      8),
+			   f->watched, rr_guard_intact(f), f->tamper);
 	}
 	mutex_unlock(&rr_lock);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(rr_module);
 
+static int rr_guard_dbg_show(struct seq_file *sf, void *unused)
+{
+	rr_guard_show(sf);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(rr_guard_dbg);
+
 void rr_debugfs_init(void)
 {
 	rr_dir = debugfs_create_dir("rerand", NULL);
 	debugfs_create_file("stats", 0400, rr_dir, NULL, &rr_stats_fops);
+	debugfs_create_file("guard", 0400, rr_dir, NULL, &rr_guard_dbg_fops);
 }
 
 void rr_debugfs_exit(void)

@@ -45,6 +45,12 @@ static const struct {
 	{ "aarch64_insn_patch_text_nosync",
 	  (void **)&rr_ksyms.patch_text_nosync },
 	{ "aarch64_insn_patch_text", (void **)&rr_ksyms.patch_text },
+	/*
+	 * The guard's watchpoint handler saves the writer's stack from its
+	 * pt_regs (arch_stack_walk(), noinstr, what perf uses in NMI
+	 * context); printing it waits for process context.
+	 */
+	{ "stack_trace_save_regs", (void **)&rr_ksyms.stack_trace_save_regs },
 	/* Never called: its code is decoded to find module_alloc_base. */
 	{ "module_alloc", (void **)&rr_ksyms.module_alloc },
 };

@@ -213,6 +213,14 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 		return -EINVAL;
 	}
 	f->max_size = rerand_copy_max_size(r->size, rel, r->nrelocs);
+
+	/* The guard's known-good image of the trampoline (guard.c). */
+	f->tramp_size = min_t(u64, (u64)r->call_offset + RR_TRAMP_TAIL,
+			      b->text_hi - r->trampoline) & ~3ULL;
+	f->tramp_good = kmemdup((void *)(unsigned long)r->trampoline,
+				f->tramp_size, GFP_KERNEL);
+	if (!f->tramp_good)
+		return -ENOMEM;
 	f->cur.body = r->body;
 
 	/* The pristine snapshot: copies are built from it, never from text. */
@@ -254,6 +262,7 @@ static void rr_free_funcs(struct rr_module *m)
 		rr_free_copy(&f->next);
 		free_percpu(f->ctr);
 		kvfree(f->pristine);
+		kfree(f->tramp_good);
 	}
 	kvfree(m->funcs);
 	kfree(m);
@@ -396,6 +405,7 @@ static int rr_coming(struct module *mod)
 	mutex_lock(&rr_lock);
 	list_add_tail(&m->node, &rr_modules);
 	mutex_unlock(&rr_lock);
+	rr_guard_added();
 	pr_info("%s: %u tables, %u functions movable, %u excluded\n",
 		mod->name, m->ntables, m->nfuncs, m->nexcluded);
 	return 0;
@@ -422,8 +432,10 @@ static void rr_drain_and_free(struct rr_module *m)
 		if (ms >= 300 * MSEC_PER_SEC) {
 			pr_err("%s: threads still inside moved bodies after 300 s: leaking its copies\n",
 			       m->mod->name);
-			for (i = 0; i < m->nfuncs; i++)
+			for (i = 0; i < m->nfuncs; i++) {
 				kvfree(m->funcs[i].pristine);
+				kfree(m->funcs[i].tramp_good);
+			}
 			kvfree(m->funcs);
 			kfree(m);
 			return;
@@ -451,6 +463,7 @@ static void rr_going(struct module *mod)
 	/* Outside rr_lock: a reader of the file may be waiting for it. */
 	rr_debugfs_remove(m);
 	mutex_lock(&rr_lock);
+	rr_guard_forget(m);
 	list_del(&m->node);
 	mutex_unlock(&rr_lock);
 	rr_drain_and_free(m);
@@ -493,6 +506,7 @@ static int __init rerand_init(void)
 		return ret;
 	}
 	rr_mover_start();
+	rr_guard_init();
 	pr_info("ready (ABI v%d, period %u ms, module region %s)\n",
 		RERAND_ABI_VERSION, rr_period_ms,
 		rr_ksyms.module_alloc_base ? "found" : "unknown");
@@ -506,6 +520,7 @@ static void __exit rerand_exit(void)
 
 	unregister_module_notifier(&rr_module_nb);
 	rr_mover_stop();
+	rr_guard_exit();
 	/* Dependent modules hold references on us: normally empty. */
 	mutex_lock(&rr_lock);
 	list_splice_init(&rr_modules, &gone);

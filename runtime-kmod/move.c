@@ -348,6 +348,12 @@ static void rr_tick(struct work_struct *work)
 				built++;
 		}
 	}
+	/*
+	 * The guard's integrity check, as late as possible before the
+	 * trampolines are written (guard.c): a store that lands between
+	 * the check and the retargeting of its `bl` is undone unseen.
+	 */
+	rr_guard_check();
 	if (built) {
 		/*
 		 * Every CPU takes a context-synchronising IPI after the copies

@@ -38,9 +38,17 @@ static inline struct rerand_counters __percpu *rr_slot_ctr(struct rerand_slot *s
  */
 unsigned long notrace add_pause_list(struct rerand_slot *slot)
 {
+	struct rerand_counters __percpu *ctr = rr_slot_ctr(slot);
 	unsigned long idx = READ_ONCE(slot->epoch) & 1;
 
-	this_cpu_inc(rr_slot_ctr(slot)->lock[idx]);
+	/*
+	 * A slot the runtime never set up (a table it did not recognise, so
+	 * it never moves this function): count nothing rather than write
+	 * through a NULL per-CPU pointer.
+	 */
+	if (unlikely(!ctr))
+		return 0;
+	this_cpu_inc(ctr->lock[idx]);
 	/*
 	 * B: order the lock increment before the body's memory accesses and
 	 * the matching unlock. Pairs with A in rr_idx_quiet(): a checker
@@ -62,13 +70,17 @@ NOKPROBE_SYMBOL(add_pause_list);
  */
 void notrace remove_pause_list(struct rerand_slot *slot, unsigned long idx)
 {
+	struct rerand_counters __percpu *ctr = rr_slot_ctr(slot);
+
+	if (unlikely(!ctr))
+		return;
 	/*
 	 * C: order every access of the body before the unlock increment.
 	 * Pairs with A in rr_idx_quiet(): once the checker counts this
 	 * unlock, the caller is out of the old body.
 	 */
 	smp_mb();
-	this_cpu_inc(rr_slot_ctr(slot)->unlock[idx & 1]);
+	this_cpu_inc(ctr->unlock[idx & 1]);
 }
 EXPORT_SYMBOL_GPL(remove_pause_list);
 NOKPROBE_SYMBOL(remove_pause_list);

@@ -6,7 +6,14 @@
  * and struct rr_func on it (move state, copies) and the mover's schedule.
  * The only lock-free paths are add_pause_list() / remove_pause_list()
  * (pause.c), which run in any context on every call of a moved function
- * and touch nothing but the calling CPU's counters and the slot's epoch.
+ * and touch nothing but the calling CPU's counters and the slot's epoch,
+ * and the guard's watchpoint handler (guard.c), which runs in
+ * debug-exception context and touches nothing but its CPU's incident ring,
+ * atomics and its CPU's watchpoint registers.
+ *
+ * Lock order: rr_lock, then cpu_hotplug_lock (stop_machine() patching,
+ * register_wide_hw_breakpoint()), then perf's own locks. Nothing that may
+ * sleep runs with preemption disabled.
  */
 #ifndef RERAND_RUNTIME_H
 #define RERAND_RUNTIME_H
@@ -54,6 +61,13 @@ struct rr_func {
 	bool pinned;
 	unsigned long moves;
 	unsigned long skipped;
+	/* guard.c */
+	u8 *tramp_good;		/* the trampoline at MODULE_STATE_COMING */
+	unsigned int tramp_size;
+	unsigned int pending;	/* periods a reported store may still land */
+	bool watched;
+	bool ever_watched;
+	unsigned long tamper;
 };
 
 struct rr_module {
@@ -67,7 +81,13 @@ struct rr_module {
 	struct rr_func *funcs;
 	unsigned long moves;
 	unsigned long skipped;
+	unsigned long tamper;		/* incidents, guard.c */
+	unsigned int watched;		/* trampolines watched now */
+	unsigned int distinct;		/* trampolines ever watched */
 };
+
+/* Trampoline size: the `bl` at call_offset and 40 bytes from it on. */
+#define RR_TRAMP_TAIL	40
 
 /* main.c */
 extern struct mutex rr_lock;
@@ -76,6 +96,8 @@ extern unsigned int rr_period_ms;
 extern bool rr_paused;
 extern unsigned int rr_pin_after;
 extern bool rr_stop_machine;
+
+struct pt_regs;
 
 /* ksyms.c: unexported kernel functions, resolved once at init. */
 struct rr_ksyms {
@@ -89,6 +111,10 @@ struct rr_ksyms {
 	int (*patch_text_nosync)(void *addr, u32 insn);
 	int (*patch_text)(void *addrs[], u32 insns[], int cnt);
 	void *(*module_alloc)(unsigned long size);
+	unsigned int (*stack_trace_save_regs)(struct pt_regs *regs,
+					      unsigned long *store,
+					      unsigned int size,
+					      unsigned int skipnr);
 	/* Not a symbol: decoded from module_alloc(), see ksyms.c. */
 	unsigned long module_alloc_base;
 };
@@ -111,6 +137,17 @@ void rr_free_copy(struct rr_copy *c);
 void rr_region(const struct rr_module *m, unsigned long *lo,
 	       unsigned long *hi);
 const char *rr_state_name(const struct rr_func *f);
+
+/* guard.c */
+struct seq_file;
+extern bool rr_guard_on;
+void rr_guard_init(void);
+void rr_guard_exit(void);
+void rr_guard_check(void);
+void rr_guard_forget(struct rr_module *m);
+void rr_guard_added(void);
+bool rr_guard_intact(const struct rr_func *f);
+void rr_guard_show(struct seq_file *sf);
 
 /* debugfs.c */
 void rr_debugfs_init(void);

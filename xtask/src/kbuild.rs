@@ -131,6 +131,7 @@ pub fn test_modules() -> Vec<(PathBuf, Linker)> {
         (t.join("runtime-selftest"), Linker::Plain),
         (t.join("annotated"), Linker::RerandOnlyAnnotated),
         (t.join("annotated-auto"), Linker::Rerand),
+        (t.join("tamper"), Linker::Plain),
     ]
 }
 
@@ -141,5 +142,7 @@ pub fn build_all(bench: &Bench) -> Result<()> {
         build_module_dir(bench, &dir, linker)?;
     }
     crate::bfq::build(bench)?;
+    // Corrupted copies of test_driver.ko for the bad-table scenario.
+    crate::badtable::make()?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's orchestration. Each subcommand reads top to
 //! bottom as the steps it takes.
 
+mod badtable;
 mod bfq;
 mod dkms;
 mod env;

@@ -125,6 +125,26 @@ pub fn all() -> Vec<Scenario> {
             expect: Expect::Pass,
         },
         Scenario {
+            name: "bad-table",
+            what: "corrupted tables are refused with a message; unrecognised ones run unmanaged",
+            modules: vec![],
+            files: [
+                "bad_call_offset.ko",
+                "bad_reloc_type.ko",
+                "bad_version.ko",
+                "bad_nfuncs.ko",
+                "bad_magic.ko",
+            ]
+            .iter()
+            .map(|n| extra(crate::util::cache_dir().join("badtable").join(n)))
+            .chain([extra(rt()), extra(host()), extra(driver())])
+            .collect(),
+            cpu: "max",
+            smp: 2,
+            timeout_s: 180,
+            expect: Expect::Pass,
+        },
+        Scenario {
             name: "lifecycle",
             what: "load order, 100 unload/reload cycles under calls, runtime unload",
             modules: vec![],
@@ -142,6 +162,16 @@ pub fn all() -> Vec<Scenario> {
             cpu: "max",
             smp: 2,
             timeout_s: 420,
+            expect: Expect::Pass,
+        },
+        Scenario {
+            name: "tamper",
+            what: "watchpoint guard: writes to trampolines detected once, repaired; its cost",
+            modules: vec![rt(), host(), driver()],
+            files: vec![extra(t.join("tamper/rerand_tamper.ko"))],
+            cpu: "max",
+            smp: 2,
+            timeout_s: 300,
             expect: Expect::Pass,
         },
     ];
