@@ -7,21 +7,29 @@
 //! 3. anything but a relocatable (`-r`) link, and `-v`/`--version` probes:
 //!    exec the real linker untouched;
 //! 4. read rerand-ld's own options from `RERAND_LD_FLAGS`/`RERAND_VERBOSE`;
-//! 5. rewrite every aarch64 relocatable input into a temporary directory
-//!    next to the output (inputs are never modified), collecting every
-//!    problem of every input and failing once;
+//! 5. rewrite every aarch64 relocatable input (one thread per CPU) into a
+//!    temporary directory next to the output (inputs are never modified),
+//!    collecting every problem of every input and failing once; inputs that
+//!    pass through (e.g. already processed) are decided from their section
+//!    headers without reading the rest;
 //! 6. write the report;
 //! 7. run the real linker with the same arguments, rewritten inputs
 //!    substituted, and exit with its status; the temporary directory goes.
+//!    When nothing was rewritten, exec the real linker as is (no temporary
+//!    directory is ever made).
+use object::write::StreamingBuffer;
 use rerand_ld::diag::Problems;
 use rerand_ld::ldargs::LdArgs;
 use rerand_ld::options::Config;
-use rerand_ld::report::Report;
-use rerand_ld::rewrite::{self, Outcome};
-use std::collections::HashMap;
+use rerand_ld::report::{ObjectReport, Report};
+use rerand_ld::rewrite::{self, Input, Outcome, Plan};
+use std::collections::{HashMap, HashSet};
+use std::io::BufWriter;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,49 +59,45 @@ fn run(args: &[String]) -> Result<i32, String> {
     // 4.
     let cfg = Config::from_env().map_err(|e| format!("rerand-ld: {e}"))?;
     // 5.
-    let tmp = TempDir::next_to(ld.output.as_deref())?;
+    let mut inputs: Vec<(usize, String)> = Vec::new();
+    let mut seen = HashSet::new();
+    for (k, input) in ld.inputs().into_iter().enumerate() {
+        if seen.insert(input.clone()) {
+            inputs.push((k, input));
+        }
+    }
+    let tmp = LazyTempDir::next_to(ld.output.as_deref());
+    let done = parallel_map(inputs.len(), |i| {
+        let (k, input) = &inputs[i];
+        process(*k, input, &cfg, &tmp)
+    });
     let mut problems = Problems::default();
     let mut report = Report::default();
     let mut substitutes: HashMap<String, PathBuf> = HashMap::new();
-    for (k, input) in ld.inputs().iter().enumerate() {
-        if substitutes.contains_key(input) {
-            continue;
-        }
-        let Ok(data) = std::fs::read(input) else {
-            continue; // ld reports missing inputs itself
-        };
-        match rewrite::rewrite(input, &data, &cfg) {
-            Err(p) => problems.extend(p),
-            Ok(Outcome::PassThrough {
+    for ((_, input), d) in inputs.iter().zip(done) {
+        match d? {
+            Done::Unreadable => {} // ld reports missing inputs itself
+            Done::Failed(p) => problems.extend(p),
+            Done::Passed {
                 reason,
                 warn,
                 report: r,
-            }) => {
+            } => {
                 if warn {
                     eprintln!("rerand-ld: warning: {input}: {reason}; passed through unmodified");
                 }
-                if cfg.verbose && reason != "not an ELF file" {
+                if cfg.verbose && reason != NOT_ELF {
                     eprintln!("rerand-ld: {}", r.summary());
                 }
-                if reason != "not an ELF file" {
+                if reason != NOT_ELF {
                     report.add(r);
                 }
             }
-            Ok(Outcome::Rewritten {
-                data: out,
-                report: r,
-            }) => {
+            Done::Rewritten { report: r, path } => {
                 if cfg.verbose {
                     eprintln!("rerand-ld: {}", r.summary());
                 }
                 report.add(r);
-                let base = Path::new(input)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "input.o".into());
-                let path = tmp.path.join(format!("{k}-{base}"));
-                write_atomically(&path, &out)
-                    .map_err(|e| format!("rerand-ld: cannot write {}: {e}", path.display()))?;
                 substitutes.insert(input.clone(), path);
             }
         }
@@ -108,8 +112,16 @@ fn run(args: &[String]) -> Result<i32, String> {
             .map_err(|e| format!("rerand-ld: cannot write report {path}: {e}"))?;
     }
     // 7.
+    let Some(dir) = tmp.created() else {
+        // Nothing rewritten: the real linker takes over this process.
+        let err = Command::new(&real_ld).args(args).exec();
+        return Err(format!(
+            "rerand-ld: cannot run {}: {err}",
+            real_ld.display()
+        ));
+    };
     let new_args = ld
-        .substituted(&|p| substitutes.get(p).cloned(), &tmp.path)
+        .substituted(&|p| substitutes.get(p).cloned(), dir)
         .map_err(|e| format!("rerand-ld: cannot write response file: {e}"))?;
     let status = Command::new(&real_ld)
         .args(&new_args)
@@ -117,6 +129,108 @@ fn run(args: &[String]) -> Result<i32, String> {
         .map_err(|e| format!("rerand-ld: cannot run {}: {e}", real_ld.display()))?;
     drop(tmp);
     Ok(status.code().unwrap_or(1))
+}
+
+const NOT_ELF: &str = "not an ELF file";
+
+/// What became of one input.
+enum Done {
+    /// Cannot be read: left to the real linker to report.
+    Unreadable,
+    Failed(Problems),
+    Passed {
+        reason: String,
+        warn: bool,
+        report: ObjectReport,
+    },
+    /// Rewritten into `path`, in the temporary directory.
+    Rewritten {
+        report: ObjectReport,
+        path: PathBuf,
+    },
+}
+
+/// Reads, rewrites and writes out input number `k`; `Err` only when the
+/// rewritten object cannot be written.
+fn process(k: usize, input: &str, cfg: &Config, tmp: &LazyTempDir) -> Result<Done, String> {
+    let data = match rewrite::read_input(input, Path::new(input)) {
+        Err(_) => return Ok(Done::Unreadable),
+        Ok(Input::Decided(o)) => return Ok(passed(o)),
+        Ok(Input::Data(data)) => data,
+    };
+    let r = match rewrite::plan(input, &data, cfg) {
+        Err(p) => return Ok(Done::Failed(p)),
+        Ok(Plan::Pass(o)) => return Ok(passed(o)),
+        Ok(Plan::Rewrite(r)) => r,
+    };
+    let base = Path::new(input)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input.o".into());
+    let path = tmp.get()?.join(format!("{k}-{base}"));
+    let cannot = |e: std::io::Error| format!("rerand-ld: cannot write {}: {e}", path.display());
+    // Serialized straight into the file: no copy of the object in memory.
+    let file = std::fs::File::create(&path).map_err(cannot)?;
+    let mut out = StreamingBuffer::new(BufWriter::with_capacity(1 << 16, file));
+    let report = match r.write(&mut out) {
+        Ok(report) => report,
+        Err(p) => return Ok(Done::Failed(p)),
+    };
+    out.flush().map_err(cannot)?;
+    Ok(Done::Rewritten { report, path })
+}
+
+fn passed(o: Outcome) -> Done {
+    match o {
+        Outcome::PassThrough {
+            reason,
+            warn,
+            report,
+        } => Done::Passed {
+            reason,
+            warn,
+            report,
+        },
+        // Neither read_input nor plan decides a rewrite without a plan.
+        Outcome::Rewritten { report, .. } => {
+            Done::Failed(Problems(vec![rerand_ld::diag::Problem::new(
+                &report.file,
+                "internal error: unexpected outcome",
+            )]))
+        }
+    }
+}
+
+/// `f(0..n)`, on up to one thread per CPU, results in order.
+fn parallel_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .min(n);
+    if workers <= 1 {
+        return (0..n).map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<T>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let v = f(i);
+                *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every slot filled")
+        })
+        .collect()
 }
 
 /// The real linker; never this program.
@@ -163,10 +277,36 @@ fn search_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, data)?;
-    std::fs::rename(&tmp, path)
+/// The temporary directory, created by the first input that needs it:
+/// a link where nothing is rewritten creates none.
+struct LazyTempDir {
+    output: Option<String>,
+    dir: OnceLock<Result<TempDir, String>>,
+}
+
+impl LazyTempDir {
+    fn next_to(output: Option<&str>) -> Self {
+        LazyTempDir {
+            output: output.map(str::to_string),
+            dir: OnceLock::new(),
+        }
+    }
+    fn get(&self) -> Result<&Path, String> {
+        match self
+            .dir
+            .get_or_init(|| TempDir::next_to(self.output.as_deref()))
+        {
+            Ok(t) => Ok(&t.path),
+            Err(e) => Err(e.clone()),
+        }
+    }
+    /// The directory, if it was created.
+    fn created(&self) -> Option<&Path> {
+        match self.dir.get() {
+            Some(Ok(t)) => Some(&t.path),
+            _ => None,
+        }
+    }
 }
 
 /// A directory next to the link output, removed on drop.

@@ -115,25 +115,87 @@ fn pass(file: &str, reason: &str, warn: bool) -> Outcome {
 
 /// Rewrites one object; `file` names it in messages and the report.
 pub fn rewrite(file: &str, data: &[u8], cfg: &Config) -> Result<Outcome, Problems> {
+    match plan(file, data, cfg)? {
+        Plan::Pass(out) => Ok(out),
+        Plan::Rewrite(r) => {
+            let mut data = Vec::new();
+            let report = r.write(&mut data)?;
+            Ok(Outcome::Rewritten { data, report })
+        }
+    }
+}
+
+/// What [`plan`] decided.
+#[derive(Debug)]
+pub enum Plan<'data> {
+    /// Always [`Outcome::PassThrough`].
+    Pass(Outcome),
+    /// The rewritten object, ready to be written.
+    Rewrite(Box<Rewritten<'data>>),
+}
+
+/// A rewritten object not yet serialized.
+#[derive(Debug)]
+pub struct Rewritten<'data> {
+    file: String,
+    builder: Builder<'data>,
+    report: ObjectReport,
+}
+
+impl Rewritten<'_> {
+    /// Serializes the object into `out` (a `Vec<u8>`, or an
+    /// `object::write::StreamingBuffer` over a file); returns its report.
+    pub fn write(
+        self,
+        out: &mut dyn object::write::WritableBuffer,
+    ) -> Result<ObjectReport, Problems> {
+        self.builder.write(out).map_err(|e| {
+            one(Problem::new(
+                &self.file,
+                format!("cannot write rewritten object: {e}"),
+            ))
+        })?;
+        Ok(self.report)
+    }
+}
+
+/// Everything [`rewrite`] does but serializing the result.
+pub fn plan<'data>(file: &str, data: &'data [u8], cfg: &Config) -> Result<Plan<'data>, Problems> {
+    match plan_inner(file, data, cfg)? {
+        Ok(r) => Ok(Plan::Rewrite(Box::new(r))),
+        Err(out) => Ok(Plan::Pass(out)),
+    }
+}
+
+/// `Err(outcome)`: passed through.
+fn plan_inner<'data>(
+    file: &str,
+    data: &'data [u8],
+    cfg: &Config,
+) -> Result<Result<Rewritten<'data>, Outcome>, Problems> {
+    let pass = |file: &str, reason: &str, warn: bool| Ok(Err(pass(file, reason, warn)));
     if let Some(out) = precheck(file, data)? {
-        return Ok(out);
+        return Ok(Err(out));
     }
     let mut b = Builder::read64(data)
         .map_err(|e| one(Problem::new(file, format!("cannot parse ELF object: {e}"))))?;
+    if let Some(out) = check_alignments(file, &mut b)? {
+        return Ok(Err(out));
+    }
     let mut problems = Problems::default();
     let mut funcs = collect_functions(file, &b, cfg);
     if funcs.is_empty() {
-        return Ok(pass(file, "no functions: nothing to randomize", false));
+        return pass(file, "no functions: nothing to randomize", false);
     }
     if !funcs
         .iter()
         .any(|f| special::text_section_verdict(&f.sec_name).is_ok())
     {
-        return Ok(pass(
+        return pass(
             file,
             "no function in its own .text.* section (compile with -ffunction-sections): nothing to randomize",
             !funcs.is_empty(),
-        ));
+        );
     }
     scan_relocations(file, &b, &mut funcs, &mut problems);
     apply_dwarf(&b, &mut funcs, cfg);
@@ -146,11 +208,11 @@ pub fn rewrite(file: &str, data: &[u8], cfg: &Config) -> Result<Outcome, Problem
         report.status = "passed-through".into();
         report.note = Some("every function excluded: nothing to randomize".into());
         report.functions = funcs.iter().map(|f| entry(f, 0, 0)).collect();
-        return Ok(Outcome::PassThrough {
+        return Ok(Err(Outcome::PassThrough {
             reason: "every function excluded: nothing to randomize".into(),
             warn: false,
             report,
-        });
+        }));
     }
     let counts = emit(file, &mut b, &funcs, &mut problems);
     if !problems.is_empty() {
@@ -164,14 +226,27 @@ pub fn rewrite(file: &str, data: &[u8], cfg: &Config) -> Result<Outcome, Problem
             entry(f, r, n)
         })
         .collect();
-    let mut out = Vec::new();
-    b.write(&mut out).map_err(|e| {
-        one(Problem::new(
-            file,
-            format!("cannot write rewritten object: {e}"),
-        ))
-    })?;
-    Ok(Outcome::Rewritten { data: out, report })
+    Ok(Ok(Rewritten {
+        file: file.to_string(),
+        builder: b,
+        report,
+    }))
+}
+
+/// A map keyed by a section or symbol index (small and dense).
+#[derive(Default)]
+struct ByIndex(Vec<Option<usize>>);
+
+impl ByIndex {
+    fn insert(&mut self, k: usize, v: usize) {
+        if self.0.len() <= k {
+            self.0.resize(k + 1, None);
+        }
+        self.0[k] = Some(v);
+    }
+    fn get(&self, k: usize) -> Option<usize> {
+        self.0.get(k).copied().flatten()
+    }
 }
 
 fn one(p: Problem) -> Problems {
@@ -194,6 +269,136 @@ fn entry(f: &Func, relocs: u32, ftrace: u32) -> FuncEntry {
         ftrace_slots: ftrace,
         note: f.note.clone(),
     }
+}
+
+/// An input file as the driver reads it.
+#[derive(Debug)]
+pub enum Input {
+    /// Decided from the first bytes or the section headers alone: the
+    /// outcome [`rewrite`] would give for the whole file.
+    Decided(Outcome),
+    /// The whole file: call [`rewrite`].
+    Data(Vec<u8>),
+}
+
+/// Reads `path` (named `file` in messages and the report), or just enough
+/// of it to decide that it passes through: a file that is not ELF by its
+/// first bytes; an ELF object by its header, section headers and section
+/// names (e.g. one rerand-ld already processed: a 2 MB `bfq.o` at the
+/// final `.ko` link costs a few kilobytes of reading).
+pub fn read_input(file: &str, path: &std::path::Path) -> std::io::Result<Input> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    load(file, len, &|buf, at| f.read_at(buf, at))
+}
+
+/// [`read_input`] over bytes in memory (for tests and fuzzing: the
+/// decision must be the one [`rewrite`] makes on the same bytes).
+pub fn read_input_from_bytes(file: &str, data: &[u8]) -> Input {
+    let read = |buf: &mut [u8], at: u64| -> std::io::Result<usize> {
+        let src = usize::try_from(at)
+            .ok()
+            .and_then(|a| data.get(a..))
+            .unwrap_or(&[]);
+        let n = buf.len().min(src.len());
+        buf[..n].copy_from_slice(&src[..n]);
+        Ok(n)
+    };
+    match load(file, data.len() as u64, &read) {
+        Ok(i) => i,
+        Err(_) => Input::Data(data.to_vec()),
+    }
+}
+
+type ReadAt<'a> = dyn Fn(&mut [u8], u64) -> std::io::Result<usize> + 'a;
+
+fn load(file: &str, len: u64, pread: &ReadAt) -> std::io::Result<Input> {
+    let read_at = |buf: &mut [u8], at: u64| -> std::io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match pread(&mut buf[n..], at + n as u64) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    };
+    let mut head = [0u8; 64];
+    let n = read_at(&mut head, 0)?;
+    if n < 4 || &head[..4] != b"\x7fELF" {
+        if let Ok(Some(out)) = precheck(file, &head[..n]) {
+            return Ok(Input::Decided(out));
+        }
+    }
+    let full = |mut buf: Vec<u8>| -> std::io::Result<Input> {
+        let size = usize::try_from(len).map_err(std::io::Error::other)?;
+        buf.resize(size, 0);
+        let n = read_at(&mut buf, 0)?;
+        buf.truncate(n);
+        Ok(Input::Data(buf))
+    };
+    let Ok(size) = usize::try_from(len) else {
+        return full(Vec::new());
+    };
+    if n < 64 || size < 64 {
+        return full(Vec::new());
+    }
+    // The file's bytes where precheck looks, zeros elsewhere (calloc'd:
+    // the pages never touched cost nothing).
+    let mut buf = vec![0u8; size];
+    buf[..64].copy_from_slice(&head);
+    let le64 = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let le32 = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let le16 = |b: &[u8], at: usize| u16::from_le_bytes(b[at..at + 2].try_into().unwrap());
+    let fill = |buf: &mut Vec<u8>, at: u64, n: u64| -> Option<()> {
+        let end = at.checked_add(n).filter(|&e| e <= len)?;
+        let (at, end) = (usize::try_from(at).ok()?, usize::try_from(end).ok()?);
+        (read_at(&mut buf[at..end], at as u64).ok()? == end - at).then_some(())
+    };
+    let sparse = (|| -> Option<()> {
+        if head[4] != 2 || head[5] != 1 {
+            return Some(()); // decided by the header
+        }
+        let shoff = le64(&head, 0x28);
+        let shnum = le16(&head, 0x3c) as u64;
+        let shstrndx = le16(&head, 0x3e) as u64;
+        if shoff == 0 {
+            return Some(());
+        }
+        // Section 0 holds the real count and index when they overflow.
+        fill(&mut buf, shoff, 64)?;
+        let s0 = usize::try_from(shoff).ok()?;
+        let shnum = if shnum == 0 {
+            le64(&buf, s0 + 0x20)
+        } else {
+            shnum
+        };
+        let shstrndx = if shstrndx == 0xffff {
+            // SHN_XINDEX
+            le32(&buf, s0 + 0x28) as u64
+        } else {
+            shstrndx
+        };
+        fill(&mut buf, shoff, shnum.checked_mul(64)?)?;
+        if shstrndx >= shnum {
+            return None;
+        }
+        let sh = s0 + usize::try_from(shstrndx).ok()? * 64;
+        if le32(&buf, sh + 4) != elf::SHT_NOBITS.0 {
+            let (at, n) = (le64(&buf, sh + 0x18), le64(&buf, sh + 0x20));
+            fill(&mut buf, at, n)?;
+        }
+        Some(())
+    })();
+    if sparse.is_some() {
+        if let Ok(Some(out)) = precheck(file, &buf) {
+            return Ok(Input::Decided(out));
+        }
+    }
+    full(buf)
 }
 
 /// Step 1: `Some(outcome)` when the input is not rewritten.
@@ -235,6 +440,44 @@ fn precheck(file: &str, data: &[u8]) -> Result<Option<Outcome>, Problems> {
                 &format!(
                     "section group (SHT_GROUP) {} is not supported: object not randomized",
                     s(name)
+                ),
+                true,
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Largest section alignment rewritten, and largest sum of them: the
+/// writer pads every section to its alignment, so a crafted 2^40 would ask
+/// for a terabyte of output.
+const MAX_ALIGN: u64 = 1 << 20;
+const MAX_ALIGN_SUM: u64 = 1 << 28;
+
+/// Section alignments the writer can lay out: 0 means 1 (object's writer
+/// would compute offset 0 for it and overlap sections); not a power of two
+/// is corrupt; huge ones pass the object through (to the real linker).
+fn check_alignments(file: &str, b: &mut Builder) -> Result<Option<Outcome>, Problems> {
+    let mut sum = 0u64;
+    for sec in b.sections.iter_mut() {
+        if sec.sh_addralign == 0 {
+            sec.sh_addralign = 1;
+        }
+        let a = sec.sh_addralign;
+        if !a.is_power_of_two() {
+            return Err(one(Problem::new(
+                file,
+                format!("corrupt ELF: alignment {a} is not a power of two"),
+            )
+            .section(s(&sec.name))));
+        }
+        sum = sum.saturating_add(a);
+        if a > MAX_ALIGN || sum > MAX_ALIGN_SUM {
+            return Ok(Some(pass(
+                file,
+                &format!(
+                    "section {} aligned to {a} bytes: too large to rewrite",
+                    s(&sec.name)
                 ),
                 true,
             )));
@@ -321,11 +564,10 @@ fn resolve(b: &Builder, sym: Option<SymbolId>, addend: i64) -> Option<(usize, i6
 
 /// Step 3.
 fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut Problems) {
-    let body_of: HashMap<usize, usize> = funcs
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.section.index(), i))
-        .collect();
+    let mut body_of = ByIndex::default();
+    for (i, f) in funcs.iter().enumerate() {
+        body_of.insert(f.section.index(), i);
+    }
     // .altinstr_replacement ranges with PC-relative relocations.
     let mut repl_pcrel: HashMap<usize, Vec<u64>> = HashMap::new();
     for rs in &b.sections {
@@ -349,7 +591,7 @@ fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut 
         };
         let tsec = b.sections.get(target);
         let tname = s(&tsec.name);
-        if let Some(&fi) = body_of.get(&target.index()) {
+        if let Some(fi) = body_of.get(target.index()) {
             for r in rels {
                 if reloc_class(r.r_type.0) == RelocClass::Unknown {
                     funcs[fi].exclude(format!(
@@ -361,6 +603,9 @@ fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut 
             continue;
         }
         let effect = special::effect_of(&tname);
+        if matches!(effect, Effect::Redirect | Effect::KeepBody | Effect::Ours) {
+            continue; // nothing to learn from these
+        }
         let tdata: &[u8] = match &tsec.data {
             SectionData::Data(d) => d,
             _ => &[],
@@ -369,7 +614,7 @@ fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut 
             let Some((sec, off)) = resolve(b, r.symbol, r.r_addend) else {
                 continue;
             };
-            let Some(&fi) = body_of.get(&sec) else {
+            let Some(fi) = body_of.get(sec) else {
                 continue;
             };
             match effect {
@@ -415,7 +660,7 @@ fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut 
         let (SectionData::Relocation(rels), Some(t)) = (&rs.data, rs.sh_info_section) else {
             continue;
         };
-        let Some(&fi) = body_of.get(&t.index()) else {
+        let Some(fi) = body_of.get(t.index()) else {
             continue;
         };
         let f = &mut funcs[fi];
@@ -444,8 +689,11 @@ fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut 
     }
 }
 
-/// Step 4: DWARF verdicts on arguments.
+/// Step 4: DWARF verdicts on arguments, for the functions still candidates.
 fn apply_dwarf(b: &Builder, funcs: &mut [Func], cfg: &Config) {
+    if funcs.iter().all(|f| f.excluded.is_some()) {
+        return;
+    }
     let find = |name: &[u8]| b.sections.iter().find(|s| s.name.as_slice() == name);
     let info = find(b".debug_info");
     let abbrev = find(b".debug_abbrev");
@@ -457,29 +705,45 @@ fn apply_dwarf(b: &Builder, funcs: &mut [Func], cfg: &Config) {
                 (SectionData::Data(id), SectionData::Data(ad))
                     if !compressed(i) && !compressed(a) =>
                 {
-                    let mut relocs = dwarf::RelocMap::new();
+                    // The relocations of .debug_info by offset; at one
+                    // offset the last one counts. Symbols are looked up only
+                    // for the few attributes the DWARF reader decodes.
+                    let mut rels: Vec<&Relocation> = Vec::new();
                     for rs in &b.sections {
-                        if let (SectionData::Relocation(rels), Some(t)) =
+                        if let (SectionData::Relocation(r), Some(t)) =
                             (&rs.data, rs.sh_info_section)
                         {
                             if t == i.id() {
-                                for r in rels {
-                                    let v = match r.symbol {
-                                        Some(sid) => {
-                                            let sym = b.symbols.get(sid);
-                                            (
-                                                sym.section.map(|x| x.index()),
-                                                (sym.st_value as i64).wrapping_add(r.r_addend),
-                                            )
-                                        }
-                                        None => (None, r.r_addend),
-                                    };
-                                    relocs.insert(r.r_offset, v);
-                                }
+                                rels.extend(r.iter());
                             }
                         }
                     }
-                    dwarf::function_verdicts(id, ad, &relocs)
+                    if !rels.is_sorted_by_key(|r| r.r_offset) {
+                        rels.sort_by_key(|r| r.r_offset); // stable
+                    }
+                    let lookup = |at: u64| {
+                        let k = rels.partition_point(|r| r.r_offset <= at).checked_sub(1)?;
+                        let r = rels[k];
+                        if r.r_offset != at {
+                            return None;
+                        }
+                        Some(match r.symbol {
+                            Some(sid) => {
+                                let sym = b.symbols.get(sid);
+                                (
+                                    sym.section.map(|x| x.index()),
+                                    (sym.st_value as i64).wrapping_add(r.r_addend),
+                                )
+                            }
+                            None => (None, r.r_addend),
+                        })
+                    };
+                    let wanted: HashSet<usize> = funcs
+                        .iter()
+                        .filter(|f| f.excluded.is_none())
+                        .map(|f| f.section.index())
+                        .collect();
+                    dwarf::function_verdicts(id, ad, &lookup, &|sec| wanted.contains(&sec))
                         .map_err(|e| format!("unreadable DWARF ({e})"))
                 }
                 _ => Err("compressed DWARF not supported".to_string()),
@@ -508,7 +772,13 @@ fn apply_dwarf(b: &Builder, funcs: &mut [Func], cfg: &Config) {
 
 /// Names the rewrite adds must be free.
 fn check_names(file: &str, b: &Builder, funcs: &[Func], problems: &mut Problems) {
-    let names: HashSet<&[u8]> = b.symbols.iter().map(|s| s.name.as_slice()).collect();
+    let suffix = abi::BODY_SUFFIX.as_bytes();
+    let names: HashSet<&[u8]> = b
+        .symbols
+        .iter()
+        .map(|s| s.name.as_slice())
+        .filter(|n| n.ends_with(suffix))
+        .collect();
     for f in funcs.iter().filter(|f| f.excluded.is_none()) {
         let real = format!("{}{}", f.name, abi::BODY_SUFFIX);
         if names.contains(real.as_bytes()) {
@@ -633,7 +903,7 @@ fn emit(
 
     // Bodies: foo_real at the old place; foo moves to its trampoline.
     let mut body_sym: HashMap<usize, SymbolId> = HashMap::new(); // func index -> foo_real
-    let mut wrapped_by_sec: HashMap<usize, usize> = HashMap::new(); // section -> func index
+    let mut wrapped_by_sec = ByIndex::default(); // section -> func index
     let mut tramp_rels = Vec::new();
     for (k, &i) in wrapped.iter().enumerate() {
         let f = &funcs[i];
@@ -705,8 +975,10 @@ fn emit(
         })
         .collect();
     add_rela(b, pfe, symtab, pfe_rels);
-    let func_of_sym: HashMap<usize, usize> =
-        wrapped.iter().map(|&i| (funcs[i].sym.index(), i)).collect();
+    let mut func_of_sym = ByIndex::default(); // symbol -> func index
+    for &i in &wrapped {
+        func_of_sym.insert(funcs[i].sym.index(), i);
+    }
 
     // Redirect references, then collect the records of every body.
     let mut records: HashMap<usize, Vec<(u64, u32, SymbolId, i64)>> = HashMap::new();
@@ -728,7 +1000,7 @@ fn emit(
         } else {
             special::effect_of(&s(&tsec.name))
         };
-        let in_body = wrapped_by_sec.get(&target.index()).copied();
+        let in_body = wrapped_by_sec.get(target.index());
         let mut rels = match std::mem::replace(
             &mut b.sections.get_mut(rid).data,
             SectionData::Relocation(Vec::new()),
@@ -740,13 +1012,13 @@ fn emit(
             let Some(sid) = r.symbol else { continue };
             let sym = b.symbols.get(sid);
             // A reference through the function symbol itself.
-            if let Some(&fi) = func_of_sym.get(&sid.index()) {
+            if let Some(fi) = func_of_sym.get(sid.index()) {
                 if effect != Effect::Redirect || r.r_addend != 0 {
                     // Into the body, not the entry: keep pointing at the body.
                     r.symbol = Some(body_sym[&fi]);
                 }
             } else if let Some(sec) = sym.section {
-                if let Some(&fi) = wrapped_by_sec.get(&sec.index()) {
+                if let Some(fi) = wrapped_by_sec.get(sec.index()) {
                     let off = (sym.st_value as i64).wrapping_add(r.r_addend);
                     if effect == Effect::Redirect && off == 0 {
                         // `.text.foo + 0`: a call or an address taken.

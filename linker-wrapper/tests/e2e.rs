@@ -314,6 +314,28 @@ fn rewrite_and_run_under_qemu() {
         })
         .collect();
     assert!(leftovers.is_empty(), "temp dir not cleaned");
+    // Nothing to rewrite (the final .ko link: its input already processed):
+    // decided from the section headers, the real ld runs as is.
+    let again = d.join("funcs.again.o");
+    let report2 = d.join("report2.json");
+    run(Command::new(env!("CARGO_BIN_EXE_rerand-ld"))
+        .env("RERAND_REAL_LD", "aarch64-linux-gnu-ld")
+        .env("RERAND_LD_FLAGS", format!("--report {}", report2.display()))
+        .args(["-r", "-o"])
+        .arg(&again)
+        .arg(&rr));
+    assert!(again.is_file());
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report2).unwrap()).unwrap();
+    assert!(rep["objects"][0]["note"]
+        .as_str()
+        .unwrap()
+        .contains("already processed"));
+    match rerand_ld::rewrite::read_input("x.o", &rr).unwrap() {
+        rerand_ld::rewrite::Input::Decided(Outcome::PassThrough { reason, .. }) => {
+            assert!(reason.contains("already processed"))
+        }
+        other => panic!("not decided from the headers: {other:?}"),
+    }
     run(Command::new(CC)
         .args([
             "-O1",

@@ -175,6 +175,21 @@ pub fn all() -> Vec<Scenario> {
             expect: Expect::Pass,
         },
     ];
+    // Issue 5 asks for these on a core with real cache maintenance too.
+    for base in ["lifecycle", "probes"] {
+        let s = v.iter().find(|s| s.name == base).expect("scenario");
+        let twin = Scenario {
+            name: s.name,
+            what: s.what,
+            modules: s.modules.clone(),
+            files: s.files.clone(),
+            cpu: "cortex-a57",
+            smp: s.smp,
+            timeout_s: s.timeout_s,
+            expect: s.expect,
+        };
+        v.push(twin);
+    }
     for cpu in ["max", "cortex-a57"] {
         v.push(Scenario {
             name: "runtime-selftest",
