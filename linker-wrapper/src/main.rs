@@ -49,6 +49,16 @@ fn run(args: &[String]) -> Result<i32, String> {
     // 2.
     let ld = LdArgs::parse(args);
     // 3.
+    if args.iter().any(|a| a == "--help" || a == "-help") {
+        // rerand-ld's own options first, then the real linker's.
+        use clap::CommandFactory;
+        println!("rerand-ld: a drop-in LD for Kbuild that makes arm64 module functions");
+        println!(
+            "rerandomizable; every argument goes to {}.\n",
+            real_ld.display()
+        );
+        println!("{}", rerand_ld::options::Options::command().render_help());
+    }
     if ld.probe || !ld.relocatable {
         let err = Command::new(&real_ld).args(args).exec();
         return Err(format!(

@@ -11,7 +11,8 @@ use regex::Regex;
 #[command(
     name = "RERAND_LD_FLAGS",
     no_binary_name = true,
-    about = "rerand-ld options, passed in the RERAND_LD_FLAGS environment variable"
+    about = "rerand-ld options, passed in the RERAND_LD_FLAGS environment variable",
+    after_help = "Environment:\n  RERAND_LD_FLAGS   the options above (Kbuild owns the command line)\n  RERAND_VERBOSE=1  one summary line per rewritten object on stderr\n  RERAND_REAL_LD    the real linker (default: ${CROSS_COMPILE}ld, aarch64-linux-gnu-ld, ld)\n\nExample:\n  RERAND_LD_FLAGS=\"--report bfq.json --exclude '^bfq_.*_show$'\" \\\n    make -C $KDIR M=$PWD LD=rerand-ld modules"
 )]
 pub struct Options {
     /// Write a JSON report (every function: randomized or excluded and why).

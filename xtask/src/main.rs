@@ -6,6 +6,7 @@ mod bfq;
 mod dkms;
 mod env;
 mod kbuild;
+mod kernel;
 mod scenarios;
 mod util;
 mod vm;
@@ -57,6 +58,11 @@ enum Cmd {
         #[arg(long, default_value_t = 7)]
         reps: usize,
     },
+    /// Build a whole arm64 kernel (tinyconfig + tests/kernel/rerand.config)
+    /// from Debian's linux-source-6.1 with LD=rerand-ld and with the plain
+    /// linker, check vmlinux passes through and the in-tree modules carry
+    /// tables, and run them in the VM while their bodies move.
+    Kernel(kernel::KernelArgs),
 }
 
 #[derive(clap::Args)]
@@ -109,6 +115,7 @@ fn main() -> ExitCode {
         Cmd::GenHeader => cmd_gen_header(),
         Cmd::Dkms => dkms::source_tree().map(|d| println!("{}", d.display())),
         Cmd::BenchLink { reps } => env::ensure().and_then(|b| bfq::bench_link(&b, reps.max(1))),
+        Cmd::Kernel(args) => kernel::cmd_kernel(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
