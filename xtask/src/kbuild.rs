@@ -142,6 +142,7 @@ pub fn build_all(bench: &Bench) -> Result<()> {
         build_module_dir(bench, &dir, linker)?;
     }
     crate::bfq::build(bench)?;
+    crate::bench::build_call_modules(bench)?;
     // Corrupted copies of test_driver.ko for the bad-table scenario.
     crate::badtable::make()?;
     Ok(())

@@ -2,6 +2,7 @@
 //! bottom as the steps it takes.
 
 mod badtable;
+mod bench;
 mod bfq;
 mod dkms;
 mod env;
@@ -50,6 +51,22 @@ enum Cmd {
     ///
     /// Example: dkms add $(cargo xtask dkms) && dkms build rerand/0.1.0
     Dkms,
+    /// Measure link time, call overhead, move cost, bfq throughput and
+    /// entropy in one run; write bench/results.json and bench/REPORT.md.
+    ///
+    /// Example: cargo xtask bench
+    Bench {
+        /// Small sizes (a few minutes): to check the bench itself.
+        #[arg(long)]
+        quick: bool,
+        /// Output directory (relative to the repository).
+        #[arg(long, default_value = "bench")]
+        out: PathBuf,
+        /// Re-read the VM runs from the last run's logs instead of booting
+        /// (link times are measured again): to iterate on the report.
+        #[arg(long)]
+        reuse_logs: bool,
+    },
     /// Time bfq's links (bfq.o and bfq.ko) with rerand-ld and the plain linker.
     ///
     /// Example: cargo xtask bench-link --reps 11
@@ -114,6 +131,15 @@ fn main() -> ExitCode {
         Cmd::Demo => cmd_demo(),
         Cmd::GenHeader => cmd_gen_header(),
         Cmd::Dkms => dkms::source_tree().map(|d| println!("{}", d.display())),
+        Cmd::Bench {
+            quick,
+            out,
+            reuse_logs,
+        } => bench::cmd_bench(bench::BenchOpts {
+            quick,
+            out: util::root().join(out),
+            reuse_logs,
+        }),
         Cmd::BenchLink { reps } => env::ensure().and_then(|b| bfq::bench_link(&b, reps.max(1))),
         Cmd::Kernel(args) => kernel::cmd_kernel(args),
     };

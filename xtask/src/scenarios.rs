@@ -174,6 +174,16 @@ pub fn all() -> Vec<Scenario> {
             timeout_s: 300,
             expect: Expect::Pass,
         },
+        Scenario {
+            name: "bfq",
+            what: "bfq built with rerand-ld schedules null_blk under verified dd, period 10 ms",
+            modules: vec![rt()],
+            files: crate::bench::bfq_scenario_files(),
+            cpu: "max",
+            smp: 2,
+            timeout_s: 420,
+            expect: Expect::Pass,
+        },
     ];
     // Issue 5 asks for these on a core with real cache maintenance too.
     for base in ["lifecycle", "probes"] {

@@ -1,0 +1,151 @@
+#!/bin/sh
+# The guest half of `cargo xtask bench` (xtask/src/bench.rs). rerand.ko is
+# loaded; /rerand/bench.env says which parts to run (PARTS) and how big.
+# Every result is one line starting with "BENCH " for the host to parse.
+#   call      bench_call_plain vs bench_call_rr, mover paused, ITER loop
+#             iterations (2 calls each) on THREADS threads (0: all CPUs)
+#   move      the call loop again with bfq loaded: paused vs period 1 ms
+#             (under -icount the difference is the mover's instructions)
+#   workload  bfq (plain) vs bfq (rerand-ld) at each of PERIODS, dd O_DIRECT
+#             to a memory-backed null_blk, BLOCKS block sizes, REPS rounds
+#   entropy   body addresses of every bfq function, SAMPLES reads apart
+#   pending   pending old copies over time while bfq is in use
+. /rerand/bench.env
+D=/sys/kernel/debug/rerand
+R=/sys/module/rerand/parameters
+X=/rerand/extra
+Q=/sys/block/nullb0/queue
+fail() { echo "BENCH fail $*"; exit 1; }
+has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
+# Guest time in microseconds (the kernel's clock, via a log record).
+now() {
+	echo "<7>rerand-bench-clock" > /dev/kmsg
+	dmesg | grep rerand-bench-clock | tail -1 |
+		sed -n 's/^\[ *\([0-9]*\)\.\([0-9]*\)\].*/\1\2/p'
+}
+st() { sed -n "s/.*module=$1 .* $2=\([0-9]*\).*/\1/p" $D/stats; }
+vmalloc() { sed -n 's/^VmallocUsed: *\([0-9]*\).*/\1/p' /proc/meminfo; }
+call() {
+	echo "$THREADS" > /sys/kernel/debug/$1/threads
+	echo "$2" > /sys/kernel/debug/$1/run || fail "run $1"
+	cat /sys/kernel/debug/$1/run
+}
+
+echo "BENCH cpus $(nproc)"
+insmod $X/bench_call_rr.ko || fail "insmod bench_call_rr"
+insmod $X/bench_call_plain.ko || fail "insmod bench_call_plain"
+echo 1 > $R/paused
+if has call; then
+	# Warm up once, then alternate; CALL_THREADS: threads per run (0: all CPUs).
+	call bench_call_plain 1000 > /dev/null
+	call bench_call_rr 1000 > /dev/null
+	for th in $CALL_THREADS; do
+		THREADS=$th
+		for r in $(seq "$CALL_REPS"); do
+			for m in bench_call_plain bench_call_rr; do
+				echo "BENCH call module=$m rep=$r $(call $m "$ITER")"
+			done
+		done
+	done
+	THREADS=0
+fi
+
+insmod $X/configfs.ko || fail "insmod configfs"
+insmod $X/null_blk.ko memory_backed=1 gb=1 bs=4096 || fail "insmod null_blk"
+[ -b /dev/nullb0 ] || fail "no /dev/nullb0"
+use() {
+	if [ -d /sys/module/bfq ]; then
+		echo none > $Q/scheduler
+		rmmod bfq || fail "rmmod bfq"
+	fi
+	insmod $X/$1/bfq.ko || fail "insmod $1 bfq"
+	echo bfq > $Q/scheduler || fail "select bfq ($1)"
+}
+
+if has move; then
+	use rr
+	echo 1 > $R/paused
+	sleep 1
+	for r in $(seq "$CALL_REPS"); do
+		echo 1 > $R/paused
+		echo "BENCH move paused=1 rep=$r moves=0 $(call bench_call_plain "$MOVE_ITER")"
+		echo 1 > $R/period_ms
+		echo 0 > $R/paused
+		m0=$(st bfq moves); c0=$(st bench_call_rr moves)
+		out=$(call bench_call_plain "$MOVE_ITER")
+		m1=$(st bfq moves); c1=$(st bench_call_rr moves)
+		echo "BENCH move paused=0 rep=$r moves=$((m1 - m0 + c1 - c0)) $out"
+	done
+	echo 1 > $R/paused
+fi
+
+dd if=/dev/urandom of=/tmp/pat bs=1M count="$MIB" 2>/dev/null || fail "pattern"
+want=$(md5sum < /tmp/pat | cut -d' ' -f1)
+# One measured write and read of the pattern at block size $2; label $1.
+work() {
+	n=$(($MIB * 1024 / $2))
+	m0=$(st bfq moves)
+	t0=$(now)
+	dd if=/tmp/pat of=/dev/nullb0 bs=$(($2 * 1024)) count=$n oflag=direct \
+		conv=notrunc 2>/dev/null || fail "write $1"
+	t1=$(now)
+	dd if=/dev/nullb0 of=/tmp/back bs=$(($2 * 1024)) count=$n iflag=direct \
+		2>/dev/null || fail "read $1"
+	t2=$(now)
+	m1=$(st bfq moves)
+	ok=0
+	[ "$(md5sum < /tmp/back | cut -d' ' -f1)" = "$want" ] && ok=1
+	echo "BENCH work config=$1 bs_k=$2 rep=$3 mib=$MIB write_us=$((t1 - t0)) read_us=$((t2 - t1)) moves=$((${m1:-0} - ${m0:-0})) ok=$ok"
+}
+if has workload; then
+	for r in $(seq "$REPS"); do
+		use plain
+		for b in $BLOCKS; do work plain "$b" "$r"; done
+		use rr
+		for p in $PERIODS; do
+			echo "$p" > $R/period_ms
+			echo 0 > $R/paused
+			sleep 0.2
+			for b in $BLOCKS; do work "rr$p" "$b" "$r"; done
+		done
+		echo 1 > $R/paused
+	done
+fi
+
+if has pending; then
+	use rr
+	for p in 10 1; do
+		echo "$p" > $R/period_ms
+		echo 0 > $R/paused
+		# I/O in the background while pending is sampled.
+		( for i in 1 2 3 4 5 6 7 8; do
+			dd if=/tmp/pat of=/dev/nullb0 bs=4k oflag=direct conv=notrunc 2>/dev/null
+		done ) &
+		io=$!
+		t0=$(now)
+		for i in $(seq 25); do
+			echo "BENCH pend period=$p t_us=$(($(now) - t0)) pending=$(st bfq pending) moves=$(st bfq moves) vmalloc_kb=$(vmalloc)"
+			sleep 0.05
+		done
+		wait $io
+		echo 1 > $R/paused
+		t0=$(now)
+		while [ "$(st bfq pending)" != 0 ]; do sleep 0.01; done
+		echo "BENCH drain period=$p drain_us=$(($(now) - t0)) vmalloc_kb=$(vmalloc)"
+	done
+fi
+
+if has entropy; then
+	use rr
+	echo "BENCH region text=$(cat /sys/module/bfq/sections/.text 2>/dev/null) tramp=$(cat /sys/module/bfq/sections/.text.rerand.tramp 2>/dev/null)"
+	echo "BENCH funcs $(sed -n 's/^\([^ ]*\) .*trampoline=0x\([0-9a-f]*\) .*/\1:\2/p' $D/bfq | tr '\n' ' ')"
+	echo "$ENTROPY_PERIOD" > $R/period_ms
+	echo 0 > $R/paused
+	for i in $(seq "$SAMPLES"); do
+		sleep "$SAMPLE_GAP"
+		echo "BENCH addrs $i $(sed -n 's/.* body=0x\([0-9a-f]*\) .*/\1/p' $D/bfq | tr '\n' ' ')"
+	done
+	echo 1 > $R/paused
+fi
+echo "BENCH stats $(grep 'module=bfq ' $D/stats)"
+echo "BENCH done"
