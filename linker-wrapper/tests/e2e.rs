@@ -69,7 +69,17 @@ fn rewritten(data: &[u8], cfg: &Config) -> (Vec<u8>, rerand_ld::report::ObjectRe
 type Elf<'a> = ElfFile64<'a, object::LittleEndian>;
 
 fn relocs(f: &Elf, sec: &str) -> Vec<(u64, u32, String, String, i64)> {
-    let s = f.section_by_name(sec).unwrap_or_else(|| panic!("no {sec}"));
+    section_relocs(
+        f,
+        &f.section_by_name(sec).unwrap_or_else(|| panic!("no {sec}")),
+    )
+}
+
+/// (offset, type, symbol, symbol's section, addend) of each relocation.
+fn section_relocs(
+    f: &Elf,
+    s: &object::read::elf::ElfSection64<object::LittleEndian>,
+) -> Vec<(u64, u32, String, String, i64)> {
     s.relocations()
         .map(|(off, r)| {
             let RelocationTarget::Symbol(si) = r.target() else {
@@ -187,26 +197,10 @@ fn rewrite_and_run_under_qemu() {
     assert_eq!(at(120 + 44).4, 16); // second function's slot
 
     // Each trampoline's ftrace NOPs (+4) are listed for ftrace, like GCC's.
-    let pfe: Vec<(u64, u32, String, String, i64)> = f
+    let pfe: Vec<_> = f
         .sections()
         .filter(|s| s.name() == Ok("__patchable_function_entries"))
-        .flat_map(|s| {
-            s.relocations().map(|(off, r)| {
-                let RelocationTarget::Symbol(si) = r.target() else {
-                    panic!()
-                };
-                let sym = f.symbol_by_index(si).unwrap();
-                let secname = sym
-                    .section_index()
-                    .and_then(|i| f.section_by_index(i).ok())
-                    .map(|s| s.name().unwrap().to_string())
-                    .unwrap_or_default();
-                let object::RelocationFlags::Elf { r_type } = r.flags() else {
-                    panic!()
-                };
-                (off, r_type.0, String::new(), secname, r.addend())
-            })
-        })
+        .flat_map(|s| section_relocs(&f, &s))
         .collect();
     for k in 0..nwrapped as u64 {
         assert!(
