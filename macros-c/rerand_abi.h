@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * rerand table ABI, version 1.
+ * rerand table ABI, version 2.
  *
  * GENERATED from relocator/src/abi.rs by `cargo xtask gen-header`; a test
  * fails if this copy differs. Edit the Rust file, not this one.
@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define RERAND_ABI_VERSION 1
+#define RERAND_ABI_VERSION 2
 #define RERAND_TABLE_MAGIC 0x31424154444e5252ULL /* "RRNDTAB1" */
 #define RERAND_TABLE_SECTION ".rerand.table"
 #define RERAND_SLOTS_SECTION ".rerand.slots"
@@ -26,6 +26,17 @@
 
 /* Pseudo relocation: write a NOP at offset (ftrace entry slot). */
 #define RERAND_OP_NOP 0x8001
+
+/*
+ * The hooks the trampolines call, exported by rerand.ko. A register
+ * convention, not C functions:
+ *   add_pause_list:    x9 = struct rerand_slot * in, x9 = ticket out;
+ *   remove_pause_list: x9 = that ticket in;
+ * both may clobber x9-x17 (but for add_pause_list's result) and the
+ * flags, and preserve x0-x8, x18-x29, sp and the FP/SIMD registers.
+ */
+#define RERAND_ENTER_HOOK "add_pause_list"
+#define RERAND_EXIT_HOOK "remove_pause_list"
 
 #define RERAND_FUNC_FTRACE_SLOTS 0x1
 #define RERAND_FUNC_ANNOTATED 0x2
@@ -63,9 +74,13 @@ struct rerand_reloc {
 	__u32 type;
 };
 
+/*
+ * Owned by the runtime; only its hooks read it. enter: per-CPU address of
+ * the entry counter of the current epoch, 0 while unmanaged.
+ */
 struct rerand_slot {
 	__u64 epoch;
-	__u64 counters;
+	__u64 enter;
 };
 
 #define RERAND_HEADER_SIZE 72

@@ -14,8 +14,9 @@
 #include <linux/compiler.h>
 #include "rerand_abi.h"
 
-unsigned long add_pause_list(struct rerand_slot *slot);
-void remove_pause_list(struct rerand_slot *slot, unsigned long idx);
+/* Not C functions: see the register convention in rerand_abi.h. */
+void add_pause_list(void);
+void remove_pause_list(void);
 
 static void *const __rerand_runtime_refs[] __used
 	__section(".discard.rerand_refs") = {

@@ -3,7 +3,9 @@
  * /sys/kernel/debug/rerand/stats: one line per module.
  * /sys/kernel/debug/rerand/<module>: one line per movable function.
  * /sys/kernel/debug/rerand/guard: the watchpoints (guard.c).
- * Both read under rr_lock. debugfs is root-only: raw addresses are shown.
+ * /sys/kernel/debug/rerand/mover: where the mover's time went, cumulative
+ * (ktime; under QEMU's -icount that counts instructions).
+ * All read under rr_lock. debugfs is root-only: raw addresses are shown.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -37,6 +39,18 @@ static int rr_stats_show(struct seq_file *sf, void *unused)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(rr_stats);
+
+static int rr_mover_show(struct seq_file *sf, void *unused)
+{
+	mutex_lock(&rr_lock);
+	seq_printf(sf, "ticks=%llu built=%llu ns_advance=%llu ns_prepare=%llu ns_guard=%llu ns_publish=%llu\n",
+		   rr_profile.ticks, rr_profile.built, rr_profile.ns_advance,
+		   rr_profile.ns_prepare, rr_profile.ns_guard,
+		   rr_profile.ns_publish);
+	mutex_unlock(&rr_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(rr_mover);
 
 static int rr_module_show(struct seq_file *sf, void *unused)
 {
@@ -75,6 +89,7 @@ void rr_debugfs_init(void)
 	rr_dir = debugfs_create_dir("rerand", NULL);
 	debugfs_create_file("stats", 0400, rr_dir, NULL, &rr_stats_fops);
 	debugfs_create_file("guard", 0400, rr_dir, NULL, &rr_guard_dbg_fops);
+	debugfs_create_file("mover", 0400, rr_dir, NULL, &rr_mover_fops);
 }
 
 void rr_debugfs_exit(void)

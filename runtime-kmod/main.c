@@ -5,7 +5,7 @@
  * notifier, discovery and validation of the tables, unload.
  *
  * Modules loaded before rerand.ko cannot carry tables: their trampolines
- * call add_pause_list(), which is exported from here, so the module loader
+ * call add_pause_list(), which rerand.ko exports (pause.c), so the loader
  * refuses them until rerand.ko is loaded. No late pickup is needed; every
  * table is seen at its module's MODULE_STATE_COMING.
  */
@@ -208,7 +208,7 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 	f->rec = r;
 	f->relocs = rel;
 	f->slot = &((struct rerand_slot *)(unsigned long)h->slots)[i];
-	if (READ_ONCE(f->slot->epoch) || READ_ONCE(f->slot->counters)) {
+	if (READ_ONCE(f->slot->epoch) || READ_ONCE(f->slot->enter)) {
 		rr_bad(mod, t, i, "slot not zero at load (shared with another function?)");
 		return -EINVAL;
 	}
@@ -245,8 +245,8 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 	f->ctr = alloc_percpu(struct rerand_counters);
 	if (!f->ctr)
 		return -ENOMEM;
-	/* Before any module code runs: the trampolines read it. */
-	WRITE_ONCE(f->slot->counters, (u64)(__force unsigned long)f->ctr);
+	/* Before any module code runs: the hooks read it. */
+	WRITE_ONCE(f->slot->enter, rr_enter_counter(f, 0));
 	return 0;
 }
 

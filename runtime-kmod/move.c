@@ -11,6 +11,7 @@
 
 #include <linux/cacheflush.h>
 #include <linux/cpu.h>
+#include <linux/ktime.h>
 #include <linux/random.h>
 #include <linux/sizes.h>
 #include <linux/smp.h>
@@ -253,8 +254,17 @@ static void rr_patch_batch(struct rr_batch *b)
 }
 
 /*
- * Retargets every trampoline whose f->next is ready. All CPUs have been
- * synchronised since the copies were written.
+ * Retargets every trampoline whose f->next is ready, the copies having
+ * been written and their caches cleaned.
+ *
+ * Every CPU must context-synchronise after the copies were written and
+ * before it can branch to one, and again after the retargeting before the
+ * mover may assume that no CPU can start executing an old body (a caller
+ * still headed there has already counted itself in add_pause_list()).
+ * With stop_machine() both come with the patching: every other CPU enters
+ * the stopper (IPI, context switch) and leaves it with an isb() after the
+ * writes (aarch64_insn_patch_text_cb()). With single-word stores, two
+ * kick_all_cpus_sync() provide them.
  */
 static void rr_publish_all(void)
 {
@@ -267,6 +277,8 @@ static void rr_publish_all(void)
 		b = kmalloc(sizeof(*b), GFP_KERNEL);
 	if (b)
 		b->n = 0;
+	else
+		kick_all_cpus_sync();
 	list_for_each_entry(m, &rr_modules, node) {
 		for (i = 0; i < m->nfuncs; i++) {
 			f = &m->funcs[i];
@@ -291,6 +303,8 @@ static void rr_publish_all(void)
 	if (b) {
 		rr_patch_batch(b);
 		kfree(b);
+	} else {
+		kick_all_cpus_sync();
 	}
 }
 
@@ -332,42 +346,47 @@ static void rr_advance(struct rr_module *m, struct rr_func *f)
 	}
 }
 
+/* Where the mover's time goes (debugfs "mover"), under rr_lock. */
+struct rr_profile rr_profile;
+
 static void rr_tick(struct work_struct *work)
 {
 	bool moving = !READ_ONCE(rr_paused);
 	struct rr_module *m;
 	unsigned int i, built = 0;
+	u64 t0, t1, t2, t3;
 
 	mutex_lock(&rr_lock);
+	t0 = ktime_get_ns();
+	/* Grace periods first (they free old copies), then the new copies. */
+	list_for_each_entry(m, &rr_modules, node)
+		for (i = 0; i < m->nfuncs; i++)
+			rr_advance(m, &m->funcs[i]);
+	t1 = ktime_get_ns();
 	list_for_each_entry(m, &rr_modules, node) {
 		for (i = 0; i < m->nfuncs; i++) {
 			struct rr_func *f = &m->funcs[i];
 
-			rr_advance(m, f);
 			if (moving && f->state == RR_IDLE && !rr_prepare(m, f))
 				built++;
 		}
 	}
+	t2 = ktime_get_ns();
 	/*
 	 * The guard's integrity check, as late as possible before the
 	 * trampolines are written (guard.c): a store that lands between
 	 * the check and the retargeting of its `bl` is undone unseen.
 	 */
 	rr_guard_check();
+	t3 = ktime_get_ns();
+	rr_profile.ticks++;
+	rr_profile.built += built;
+	rr_profile.ns_advance += t1 - t0;
+	rr_profile.ns_prepare += t2 - t1;
+	rr_profile.ns_guard += t3 - t2;
 	if (built) {
-		/*
-		 * Every CPU takes a context-synchronising IPI after the copies
-		 * were written and made executable, before any can reach them
-		 * (the second half of flush_icache_range()).
-		 */
-		kick_all_cpus_sync();
 		rr_publish_all();
-		/*
-		 * From here on no CPU can start executing an old body: a
-		 * caller still headed there has already counted itself in
-		 * add_pause_list().
-		 */
-		kick_all_cpus_sync();
+		rr_profile.ns_publish += ktime_get_ns() - t3;
 	}
 	rr_queue();
 	mutex_unlock(&rr_lock);

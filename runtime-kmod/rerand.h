@@ -5,8 +5,8 @@
  * Locking: ONE mutex, rr_lock, protects rr_modules, every struct rr_module
  * and struct rr_func on it (move state, copies) and the mover's schedule.
  * The only lock-free paths are add_pause_list() / remove_pause_list()
- * (pause.c), which run in any context on every call of a moved function
- * and touch nothing but the calling CPU's counters and the slot's epoch,
+ * (hooks.S), which run in any context on every call of a moved function
+ * and read the slot and increment a per-CPU counter, nothing else,
  * and the guard's watchpoint handler (guard.c), which runs in
  * debug-exception context and touches nothing but its CPU's incident ring,
  * atomics and its CPU's watchpoint registers.
@@ -86,8 +86,8 @@ struct rr_module {
 	unsigned int distinct;		/* trampolines ever watched */
 };
 
-/* Trampoline size: the `bl` at call_offset and 40 bytes from it on. */
-#define RR_TRAMP_TAIL	40
+/* Trampoline size: the `bl` at call_offset and 24 bytes from it on. */
+#define RR_TRAMP_TAIL	24
 
 /* main.c */
 extern struct mutex rr_lock;
@@ -122,14 +122,30 @@ struct rr_ksyms {
 extern struct rr_ksyms rr_ksyms;
 int rr_ksyms_init(void);
 
-/* pause.c: the exported hooks every trampoline calls, and their checks. */
-unsigned long add_pause_list(struct rerand_slot *slot);
-void remove_pause_list(struct rerand_slot *slot, unsigned long idx);
+/*
+ * hooks.S: the trampolines' hooks. Not callable from C: they take and
+ * return x9 (rerand_abi.h); declared for their exports in pause.c.
+ */
+void add_pause_list(void);
+void remove_pause_list(void);
+
+/* pause.c: the grace-period checks on those hooks. */
+u64 rr_enter_counter(struct rr_func *f, unsigned long epoch);
 bool rr_idx_quiet(struct rr_func *f, unsigned int idx);
 bool rr_all_quiet(struct rr_func *f);
 void rr_flip_epoch(struct rr_func *f);
 
 /* move.c */
+struct rr_profile {
+	u64 ticks;
+	u64 built;		/* copies built (and, unless skipped, published) */
+	u64 ns_advance;		/* grace periods, freeing old copies */
+	u64 ns_prepare;		/* allocating, building, protecting copies */
+	u64 ns_guard;		/* the trampoline integrity check */
+	u64 ns_publish;		/* CPU synchronisation and retargeting */
+};
+
+extern struct rr_profile rr_profile;
 void rr_mover_start(void);
 void rr_mover_stop(void);
 void rr_mover_reschedule(void);

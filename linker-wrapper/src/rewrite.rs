@@ -941,18 +941,6 @@ fn emit(
             R_CALL26,
             0,
         ));
-        tramp_rels.push(rel(
-            base + trampoline::SLOT_ADRP2,
-            slots_sym,
-            R_ADR_PREL_PG_HI21,
-            slot,
-        ));
-        tramp_rels.push(rel(
-            base + trampoline::SLOT_ADD2,
-            slots_sym,
-            R_ADD_ABS_LO12_NC,
-            slot,
-        ));
         tramp_rels.push(rel(base + trampoline::EXIT_CALL, exit, R_CALL26, 0));
     }
     add_rela(b, tramp, symtab, tramp_rels);

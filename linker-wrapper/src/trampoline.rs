@@ -1,28 +1,33 @@
 //! The trampoline of docs/DESIGN.md, encoded word by word.
 //!
-//! Each entry is 30 instructions (120 bytes). It opens like a kernel
+//! Each entry is 16 instructions (64 bytes). It opens like a kernel
 //! function built with `-fpatchable-function-entry=2`: a landing pad, then
 //! two NOPs listed in `__patchable_function_entries` ([`FTRACE_ENTRY`]), so
 //! ftrace and kprobe_events treat the trampoline as a traceable function
 //! (trace_kprobe refuses functions without an ftrace site). Because the
 //! trampoline never moves, tracing it keeps working across moves.
-//! Relocations, relative to the start of the trampoline: [`SLOT_ADRP`]/[`SLOT_ADD`] and
-//! [`SLOT_ADRP2`]/[`SLOT_ADD2`] address the function's slot,
-//! [`ENTER_CALL`] and [`EXIT_CALL`] call the hooks and [`CALL_OFFSET`] is
-//! the `bl foo_real` word the runtime retargets.
+//!
+//! The hooks use the register convention of `macros-c/rerand_abi.h`
+//! (slot in x9, ticket back in x9, only x9-x17 clobbered), so the
+//! trampoline saves no argument register: x0-x8 go to the body untouched
+//! and x0-x7 come back from it untouched. The ticket lives in the frame
+//! across the body's call, which may sleep and migrate.
+//!
+//! Relocations, relative to the start of the trampoline: [`SLOT_ADRP`] /
+//! [`SLOT_ADD`] address the function's slot, [`ENTER_CALL`] and
+//! [`EXIT_CALL`] call the hooks and [`CALL_OFFSET`] is the `bl foo_real`
+//! word the runtime retargets.
 
 /// Bytes per trampoline.
-pub const SIZE: usize = 120;
+pub const SIZE: usize = 64;
 /// The two ftrace NOPs (`mov x9, x30; bl ftrace_caller` once traced).
 pub const FTRACE_ENTRY: u64 = 4;
 /// Offset of `bl foo_real` (FuncRecord.call_offset).
-pub const CALL_OFFSET: u32 = 80;
-pub const SLOT_ADRP: u64 = 44;
-pub const SLOT_ADD: u64 = 48;
-pub const ENTER_CALL: u64 = 52;
-pub const SLOT_ADRP2: u64 = 88;
-pub const SLOT_ADD2: u64 = 92;
-pub const EXIT_CALL: u64 = 100;
+pub const CALL_OFFSET: u32 = 40;
+pub const SLOT_ADRP: u64 = 24;
+pub const SLOT_ADD: u64 = 28;
+pub const ENTER_CALL: u64 = 32;
+pub const EXIT_CALL: u64 = 48;
 
 pub const BTI_C: u32 = 0xd503245f;
 pub const PACIASP: u32 = 0xd503233f;
@@ -31,22 +36,16 @@ pub const RET: u32 = 0xd65f03c0;
 pub const NOP: u32 = 0xd503201f;
 /// `bl .` (offset field filled by CALL26).
 pub const BL: u32 = 0x9400_0000;
-/// `adrp x0, 0` (filled by ADR_PREL_PG_HI21).
-pub const ADRP_X0: u32 = 0x9000_0000;
-/// `add x0, x0, #0` (filled by ADD_ABS_LO12_NC).
-pub const ADD_X0_X0: u32 = 0x9100_0000;
+/// `adrp x9, 0` (filled by ADR_PREL_PG_HI21).
+pub const ADRP_X9: u32 = 0x9000_0009;
+/// `add x9, x9, #0` (filled by ADD_ABS_LO12_NC).
+pub const ADD_X9_X9: u32 = 0x9100_0129;
 
 const fn stp_pre(rt: u32, rt2: u32, imm: i32) -> u32 {
     0xa980_0000 | ((((imm / 8) as u32) & 0x7f) << 15) | (rt2 << 10) | (31 << 5) | rt
 }
 const fn ldp_post(rt: u32, rt2: u32, imm: i32) -> u32 {
     0xa8c0_0000 | ((((imm / 8) as u32) & 0x7f) << 15) | (rt2 << 10) | (31 << 5) | rt
-}
-const fn stp(rt: u32, rt2: u32, imm: u32) -> u32 {
-    0xa900_0000 | (((imm / 8) & 0x7f) << 15) | (rt2 << 10) | (31 << 5) | rt
-}
-const fn ldp(rt: u32, rt2: u32, imm: u32) -> u32 {
-    0xa940_0000 | (((imm / 8) & 0x7f) << 15) | (rt2 << 10) | (31 << 5) | rt
 }
 const fn str_x(rt: u32, imm: u32) -> u32 {
     0xf900_0000 | ((imm / 8) << 10) | (31 << 5) | rt
@@ -57,36 +56,22 @@ const fn ldr_x(rt: u32, imm: u32) -> u32 {
 /// `mov x29, sp` (`add x29, sp, #0`).
 pub const MOV_X29_SP: u32 = 0x9100_03fd;
 
-/// The 30 words of one trampoline, relocation fields zero.
+/// The 16 words of one trampoline, relocation fields zero.
 pub const WORDS: [u32; SIZE / 4] = [
     BTI_C,
     NOP, // 4: ftrace entry
     NOP,
     PACIASP,
-    stp_pre(29, 30, -96),
+    stp_pre(29, 30, -32),
     MOV_X29_SP,
-    stp(0, 1, 16),
-    stp(2, 3, 32),
-    stp(4, 5, 48),
-    stp(6, 7, 64),
-    str_x(8, 80),
-    ADRP_X0, // 44: slot
-    ADD_X0_X0,
-    BL, // 52: add_pause_list
-    str_x(0, 88),
-    ldp(0, 1, 16),
-    ldp(2, 3, 32),
-    ldp(4, 5, 48),
-    ldp(6, 7, 64),
-    ldr_x(8, 80),
-    BL, // 80: foo_real
-    stp(0, 1, 16),
-    ADRP_X0, // 88: slot
-    ADD_X0_X0,
-    ldr_x(1, 88),
-    BL, // 100: remove_pause_list
-    ldp(0, 1, 16),
-    ldp_post(29, 30, 96),
+    ADRP_X9, // 24: slot
+    ADD_X9_X9,
+    BL, // 32: add_pause_list (x9: slot -> ticket)
+    str_x(9, 16),
+    BL, // 40: foo_real
+    ldr_x(9, 16),
+    BL, // 48: remove_pause_list (x9: ticket)
+    ldp_post(29, 30, 32),
     AUTIASP,
     RET,
 ];
@@ -106,13 +91,16 @@ mod tests {
         assert_eq!(WORDS[1], NOP);
         assert_eq!(WORDS[2], NOP);
         assert_eq!(WORDS[3], PACIASP);
-        assert_eq!(WORDS[4], 0xa9ba7bfd); // stp x29, x30, [sp, #-96]!
-        assert_eq!(WORDS[6], 0xa90107e0); // stp x0, x1, [sp, #16]
-        assert_eq!(WORDS[15], 0xa94107e0); // ldp x0, x1, [sp, #16]
-        assert_eq!(WORDS[27], 0xa8c67bfd); // ldp x29, x30, [sp], #96
-        assert_eq!(WORDS[10], 0xf9002be8); // str x8, [sp, #80]
+        assert_eq!(WORDS[4], 0xa9be7bfd); // stp x29, x30, [sp, #-32]!
+        assert_eq!(WORDS[6], 0x90000009); // adrp x9, 0
+        assert_eq!(WORDS[7], 0x91000129); // add x9, x9, #0
+        assert_eq!(WORDS[9], 0xf9000be9); // str x9, [sp, #16]
+        assert_eq!(WORDS[11], 0xf9400be9); // ldr x9, [sp, #16]
+        assert_eq!(WORDS[13], 0xa8c27bfd); // ldp x29, x30, [sp], #32
         assert_eq!(WORDS[(CALL_OFFSET / 4) as usize], BL);
         assert_eq!(WORDS[(ENTER_CALL / 4) as usize], BL);
         assert_eq!(WORDS[(EXIT_CALL / 4) as usize], BL);
+        assert_eq!(WORDS[(SLOT_ADRP / 4) as usize], ADRP_X9);
+        assert_eq!(WORDS[(SLOT_ADD / 4) as usize], ADD_X9_X9);
     }
 }

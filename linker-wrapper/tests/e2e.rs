@@ -157,7 +157,7 @@ fn rewrite_and_run_under_qemu() {
     for n in ["sq", "exported_add", "fib", "part_work.part.0"] {
         let t = sym(n);
         assert_eq!(secname(&t), abi::TRAMPOLINE_SECTION);
-        assert_eq!(t.size(), 120);
+        assert_eq!(t.size(), trampoline::SIZE as u64);
         assert_eq!(t.kind(), object::SymbolKind::Text);
         let b = sym(&format!("{n}_real"));
         assert!(b.is_local());
@@ -177,8 +177,8 @@ fn rewrite_and_run_under_qemu() {
     );
     assert_eq!(tr.align(), 8);
     let bytes = tr.data().unwrap();
-    assert_eq!(bytes.len(), 120 * nwrapped);
-    for (i, w) in bytes.chunks(4).take(28).enumerate() {
+    assert_eq!(bytes.len(), trampoline::SIZE * nwrapped);
+    for (i, w) in bytes.chunks(4).take(trampoline::SIZE / 4).enumerate() {
         assert_eq!(
             u32::from_le_bytes(w.try_into().unwrap()),
             trampoline::WORDS[i]
@@ -187,14 +187,15 @@ fn rewrite_and_run_under_qemu() {
     assert_eq!(&bytes[..4], &0xd503245fu32.to_le_bytes()); // bti c
     let trel = relocs(&f, abi::TRAMPOLINE_SECTION);
     let at = |o: u64| trel.iter().find(|r| r.0 == o).unwrap().clone();
-    assert_eq!(at(44).1, 275);
-    assert_eq!(at(44).3, abi::SLOTS_SECTION);
-    assert_eq!(at(48).1, 277);
-    assert_eq!((at(52).1, at(52).2.as_str()), (283, abi::ENTER_HOOK));
-    assert_eq!(at(80).1, 283);
-    assert!(at(80).2.ends_with("_real"));
-    assert_eq!((at(100).1, at(100).2.as_str()), (283, abi::EXIT_HOOK));
-    assert_eq!(at(120 + 44).4, 16); // second function's slot
+    assert_eq!(at(24).1, 275);
+    assert_eq!(at(24).3, abi::SLOTS_SECTION);
+    assert_eq!(at(28).1, 277);
+    assert_eq!((at(32).1, at(32).2.as_str()), (283, abi::ENTER_HOOK));
+    assert_eq!(at(40).1, 283);
+    assert!(at(40).2.ends_with("_real"));
+    assert_eq!((at(48).1, at(48).2.as_str()), (283, abi::EXIT_HOOK));
+    assert_eq!(trel.len(), 5 * nwrapped);
+    assert_eq!(at(64 + 24).4, 16); // second function's slot
 
     // Each trampoline's ftrace NOPs (+4) are listed for ftrace, like GCC's.
     let pfe: Vec<_> = f
@@ -206,7 +207,7 @@ fn rewrite_and_run_under_qemu() {
         assert!(
             pfe.iter().any(|r| r.1 == 257
                 && r.3 == abi::TRAMPOLINE_SECTION
-                && r.4 == (120 * k + 4) as i64),
+                && r.4 == (trampoline::SIZE as u64 * k + 4) as i64),
             "no ftrace entry for trampoline {k}"
         );
     }
@@ -265,7 +266,7 @@ fn rewrite_and_run_under_qemu() {
     for i in 0..h.nfuncs as usize {
         let base = (abi::HEADER_SIZE + i * abi::FUNC_SIZE) as u64;
         let fr = abi::FuncRecord::read(&td[base as usize..]).unwrap();
-        assert_eq!(fr.call_offset, 80);
+        assert_eq!(fr.call_offset, trampoline::CALL_OFFSET);
         assert_eq!(fr.flags & abi::FUNC_FTRACE_SLOTS, abi::FUNC_FTRACE_SLOTS);
         let tname = at(base).2;
         assert_eq!(at(base + 8).2, format!("{tname}_real"));

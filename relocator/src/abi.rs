@@ -32,7 +32,9 @@ pub const EXCLUDED_SECTION: &str = ".note.rerand.excluded";
 
 /// "RRNDTAB1" read as a little-endian u64.
 pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"RRNDTAB1");
-pub const ABI_VERSION: u32 = 1;
+/// 2: the hooks take the slot in x9 and return a ticket in x9 (see
+/// [`ENTER_HOOK`]); version 1 trampolines called them as C functions.
+pub const ABI_VERSION: u32 = 2;
 
 /// Pseudo relocation type: write a NOP at `offset` (an ftrace entry slot,
 /// which in the pristine snapshot may hold `mov x9, x30`).
@@ -47,6 +49,15 @@ pub const FUNC_ANNOTATED: u32 = 1 << 1;
 /// The name given to a moved function's body symbol.
 pub const BODY_SUFFIX: &str = "_real";
 /// Entry and exit hooks the trampolines call (exported by rerand.ko).
+///
+/// Not C functions: a register convention, so that a trampoline need not
+/// save the arguments it passes through.
+/// - `add_pause_list`: x9 = the function's [`Slot`] in, x9 = a ticket out;
+/// - `remove_pause_list`: x9 = that ticket in;
+/// - both may clobber x9-x17 (but for add_pause_list's result) and the
+///   condition flags, and preserve x0-x8, x18-x29, sp and the FP/SIMD
+///   registers. x16/x17 may be clobbered on
+///   the way as well (a module PLT between module and runtime uses them).
 pub const ENTER_HOOK: &str = "add_pause_list";
 pub const EXIT_HOOK: &str = "remove_pause_list";
 
@@ -108,10 +119,12 @@ pub struct RelocRecord {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Slot {
-    /// Grace-period epoch: its low bit picks the counter pair callers use.
+    /// Grace-period epoch, the runtime's count of flips.
     pub epoch: u64,
-    /// Per-CPU entry/exit counters, allocated by the runtime.
-    pub counters: u64,
+    /// Per-CPU address of the entry counter callers use in this epoch
+    /// (the runtime's, set before any module code runs; 0 means "not
+    /// managed": the hooks count nothing).
+    pub enter: u64,
 }
 
 pub const HEADER_SIZE: usize = std::mem::size_of::<TableHeader>();
@@ -281,6 +294,17 @@ pub fn c_header() -> String {
 /* Pseudo relocation: write a NOP at offset (ftrace entry slot). */
 #define RERAND_OP_NOP 0x{op_nop:x}
 
+/*
+ * The hooks the trampolines call, exported by rerand.ko. A register
+ * convention, not C functions:
+ *   add_pause_list:    x9 = struct rerand_slot * in, x9 = ticket out;
+ *   remove_pause_list: x9 = that ticket in;
+ * both may clobber x9-x17 (but for add_pause_list's result) and the
+ * flags, and preserve x0-x8, x18-x29, sp and the FP/SIMD registers.
+ */
+#define RERAND_ENTER_HOOK "{enter_hook}"
+#define RERAND_EXIT_HOOK "{exit_hook}"
+
 #define RERAND_FUNC_FTRACE_SLOTS 0x{f_ftrace:x}
 #define RERAND_FUNC_ANNOTATED 0x{f_annot:x}
 
@@ -317,9 +341,13 @@ struct rerand_reloc {{
 	__u32 type;
 }};
 
+/*
+ * Owned by the runtime; only its hooks read it. enter: per-CPU address of
+ * the entry counter of the current epoch, 0 while unmanaged.
+ */
 struct rerand_slot {{
 	__u64 epoch;
-	__u64 counters;
+	__u64 enter;
 }};
 
 #define RERAND_HEADER_SIZE {hs}
@@ -336,6 +364,8 @@ struct rerand_slot {{
         tramp = TRAMPOLINE_SECTION,
         excluded = EXCLUDED_SECTION,
         op_nop = OP_NOP,
+        enter_hook = ENTER_HOOK,
+        exit_hook = EXIT_HOOK,
         f_ftrace = FUNC_FTRACE_SLOTS,
         f_annot = FUNC_ANNOTATED,
         hs = HEADER_SIZE,

@@ -147,5 +147,6 @@ if has entropy; then
 	done
 	echo 1 > $R/paused
 fi
+echo "BENCH mover $(cat $D/mover)"
 echo "BENCH stats $(grep 'module=bfq ' $D/stats)"
 echo "BENCH done"

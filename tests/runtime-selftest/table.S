@@ -19,40 +19,29 @@
 #define R_LDST64_ABS_LO12_NC	286
 #define R_CALL26		283
 
-/* The trampoline of docs/DESIGN.md; the `bl \name\()_real` is at +72. */
+/*
+ * The trampoline of docs/DESIGN.md (linker-wrapper/src/trampoline.rs) less
+ * its ftrace NOPs; the hooks' register convention is in rerand_abi.h.
+ */
 .macro TRAMP name, slot
 	.pushsection .text.rerand.tramp, "ax"
-	.balign 4
+	.balign 8
 	.globl \name
 	.type \name, %function
 \name:
 	hint	#34			/* bti c */
 	hint	#25			/* paciasp */
-	stp	x29, x30, [sp, #-96]!
+	stp	x29, x30, [sp, #-32]!
 	mov	x29, sp
-	stp	x0, x1, [sp, #16]
-	stp	x2, x3, [sp, #32]
-	stp	x4, x5, [sp, #48]
-	stp	x6, x7, [sp, #64]
-	str	x8, [sp, #80]
-	adrp	x0, \slot
-	add	x0, x0, :lo12:\slot
+	adrp	x9, \slot
+	add	x9, x9, :lo12:\slot
 	bl	add_pause_list
-	str	x0, [sp, #88]
-	ldp	x0, x1, [sp, #16]
-	ldp	x2, x3, [sp, #32]
-	ldp	x4, x5, [sp, #48]
-	ldp	x6, x7, [sp, #64]
-	ldr	x8, [sp, #80]
+	str	x9, [sp, #16]
 .Lcall_\name:
 	bl	\name\()_real
-	stp	x0, x1, [sp, #16]
-	adrp	x0, \slot
-	add	x0, x0, :lo12:\slot
-	ldr	x1, [sp, #88]
+	ldr	x9, [sp, #16]
 	bl	remove_pause_list
-	ldp	x0, x1, [sp, #16]
-	ldp	x29, x30, [sp], #96
+	ldp	x29, x30, [sp], #32
 	hint	#29			/* autiasp */
 	ret
 	.size \name, . - \name
@@ -148,7 +137,7 @@ st_nap_real_end:
 st_table:
 	.quad	0x31424154444e5252	/* RERAND_TABLE_MAGIC */
 	.quad	st_table		/* self_addr */
-	.long	1, 72, 40, 16		/* version, header/func/reloc sizes */
+	.long	2, 72, 40, 16		/* version, header/func/reloc sizes */
 	.long	5, 6, 0, 0		/* nfuncs, nrelocs, nexcluded, flags */
 	.quad	st_funcs, st_relocs, st_slots
 st_funcs:

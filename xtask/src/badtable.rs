@@ -16,7 +16,8 @@ const CASES: &[(&str, &str, Edit)] = &[
     (
         "bad_call_offset.ko",
         "call_offset points past the bl",
-        |_| (abi::HEADER_SIZE + 24, 84),
+        // The trampoline's `bl foo_real` is at +40; +44 is the `ldr` after it.
+        |_| (abi::HEADER_SIZE + 24, 44),
     ),
     (
         "bad_reloc_type.ko",
@@ -28,7 +29,9 @@ const CASES: &[(&str, &str, Edit)] = &[
             )
         },
     ),
-    ("bad_version.ko", "ABI version 2", |_| (16, 2)),
+    ("bad_version.ko", "a future ABI version", |_| {
+        (16, abi::ABI_VERSION + 1)
+    }),
     ("bad_nfuncs.ko", "nfuncs far beyond the section", |_| {
         (32, 0x00ff_ffff)
     }),

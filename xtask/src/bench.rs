@@ -164,6 +164,41 @@ pub struct BenchOpts {
     pub reuse_logs: bool,
 }
 
+/// The mover's own account of its time (debugfs `mover`, cumulative over
+/// one VM run), per copy built. Under -icount shift=0 a nanosecond of
+/// guest time is one instruction.
+fn mover_breakdown(l: &Lines) -> String {
+    let Some(m) = l.of("mover").last() else {
+        return "The run printed no `mover` line (debugfs `rerand/mover`).\n\n".into();
+    };
+    let built = num(m, "built");
+    if built.is_nan() || built < 1.0 {
+        return "The mover built no copy in this run.\n\n".into();
+    }
+    let phases = [
+        ("prepare", "ns_prepare", "allocate at a random address, copy and relocate, clean caches, make read-only and executable"),
+        ("publish", "ns_publish", "two all-CPU synchronisations and the retargeting under stop_machine(), per period"),
+        ("advance", "ns_advance", "grace-period polling and freeing old copies"),
+        ("guard", "ns_guard", "the trampoline integrity check, per period"),
+    ];
+    let total: f64 = phases.iter().map(|p| num(m, p.1)).sum();
+    let mut s = format!(
+        "The mover's own time (debugfs `rerand/mover`, icount smp 2, the whole run: {built:.0} copies in {:.0} ticks), per copy built: **{:.0} instructions** on the mover's CPU (the fit above also counts what the other CPU pays: IPIs, TLB invalidations, stop_machine()).\n\n| phase | insn per copy | share | what |\n|---|---|---|---|\n",
+        num(m, "ticks"),
+        total / built
+    );
+    for (name, key, what) in phases {
+        let v = num(m, key);
+        s.push_str(&format!(
+            "| {name} | {:.0} | {:.0}% | {what} |\n",
+            v / built,
+            100.0 * v / total.max(1.0)
+        ));
+    }
+    s.push('\n');
+    s
+}
+
 /// The `BENCH ...` lines of one VM run, as key=value maps.
 struct Lines(Vec<(String, BTreeMap<String, String>, String)>);
 
@@ -1435,7 +1470,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
     ));
 
     md.push_str("## 2. Call overhead (tests/bench-call, icount)\n\n");
-    md.push_str("`bench_call` built twice: `bench_call_plain.ko` (plain linker) and `bench_call_rr.ko` (rerand-ld: every call goes through the 120-byte trampoline, `add_pause_list` and `remove_pause_list`); mover paused. One thread per CPU calls two small noinline functions in a loop; instructions per call = guest ns / calls, summed over all CPUs (loop overhead included in both).\n\n| CPUs (threads) | plain insn/call | rerand insn/call | added | ratio |\n|---|---|---|---|---|\n");
+    md.push_str("`bench_call` built twice: `bench_call_plain.ko` (plain linker) and `bench_call_rr.ko` (rerand-ld: every call goes through the 64-byte trampoline and the hooks `add_pause_list` and `remove_pause_list`); mover paused. One thread per CPU calls two small noinline functions in a loop; instructions per call = guest ns / calls, summed over all CPUs (loop overhead included in both).\n\n| CPUs (threads) | plain insn/call | rerand insn/call | added | ratio |\n|---|---|---|---|---|\n");
     for &(smp, p, r) in &call_rows {
         md.push_str(&format!(
             "| {smp} | {p:.1} | {r:.1} | {:.1} | {:.2}x |\n",
@@ -1472,6 +1507,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
             mv("0", "elapsed_ns") / 1e6
         )
     });
+    md.push_str(&mover_breakdown(l2));
     md.push_str("While dd writes through bfq (icount, smp 2). A period shorter than a jiffy (4 ms at HZ=250) waits for the next tick; each function's old copy must drain (grace period, polled once per period) before it moves again. Old-copy lifetime = mean pending / moves per second (Little's law).\n\n| period | moves/s | moves per function per s | mean pending | old-copy lifetime | drain after pause |\n|---|---|---|---|---|---|\n");
     for r in &pend_rows {
         md.push_str(&format!(

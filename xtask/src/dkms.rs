@@ -24,11 +24,7 @@ pub fn source_tree() -> Result<PathBuf> {
     for e in fs::read_dir(root().join("runtime-kmod")).map_err(|e| Error(format!("{e}")))? {
         let p = e.map_err(|e| Error(format!("{e}")))?.path();
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        let source = name.ends_with(".c") && !name.ends_with(".mod.c")
-            || name.ends_with(".h")
-            || name == "Kbuild"
-            || name == "dkms.conf";
-        if source {
+        if crate::kbuild::is_runtime_source(&name) || name == "dkms.conf" {
             fs::copy(&p, dir.join(&name)).map_err(|e| Error(format!("{name}: {e}")))?;
         }
     }

@@ -109,6 +109,13 @@ pub fn runtime_dir() -> PathBuf {
     root().join("runtime-kmod")
 }
 
+/// Whether a file of `runtime-kmod/` is part of rerand.ko's source (what a
+/// copy of the runtime needs: dkms, the in-tree kernel test).
+pub fn is_runtime_source(name: &str) -> bool {
+    let kbuild_output = name.ends_with(".mod.c");
+    name == "Kbuild" || (!kbuild_output && [".c", ".h", ".S"].iter().any(|x| name.ends_with(x)))
+}
+
 pub fn runtime_ko() -> PathBuf {
     runtime_dir().join("rerand.ko")
 }
