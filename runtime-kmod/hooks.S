@@ -26,6 +26,10 @@
  * LDXR and STXR that bumps the same counter clears the exclusive monitor
  * on return, so the interrupted STXR fails and retries.
  *
+ * get_this_cpu_offset reads TPIDR_EL1, or TPIDR_EL2 when the kernel runs
+ * at EL2 with VHE (an alternative applied when rerand.ko loads); the "vhe"
+ * scenario of cargo xtask test runs the stress callers that way.
+ *
  * Both are reached by BL from module text, possibly through a module PLT
  * (BR x16): SYM_FUNC_START places the BTI landing pad. Neither is
  * traceable (no patchable entry) and both are NOKPROBE (pause.c).
@@ -38,20 +42,32 @@
 #define SLOT_ENTER	8
 #define EXIT_FROM_ENTER	16	/* unlock[idx] - lock[idx] */
 
+/*
+ * Atomically increments this CPU's instance of the per-CPU counter at
+ * \pcpu (a __percpu address); x10-x12 are scratch.
+ */
+.macro	inc_this_cpu pcpu
+	get_this_cpu_offset x10
+	add	x10, \pcpu, x10
+.Lretry\@:
+	ldxr	x11, [x10]
+	add	x11, x11, #1
+	stxr	w12, x11, [x10]
+	cbnz	w12, .Lretry\@
+.endm
+
 SYM_FUNC_START(add_pause_list)
 	ldr	x9, [x9, #SLOT_ENTER]	/* per-CPU &lock[idx] */
 	cbz	x9, 2f
-	get_this_cpu_offset x10
-	add	x10, x9, x10
-1:	ldxr	x11, [x10]
-	add	x11, x11, #1
-	stxr	w12, x11, [x10]
-	cbnz	w12, 1b
+	inc_this_cpu x9
 	add	x9, x9, #EXIT_FROM_ENTER
 	/*
 	 * B: order the lock increment before the body's memory accesses and
 	 * the matching unlock. Pairs with A in rr_idx_quiet(): a checker
-	 * that sees this caller's unlock also sees its lock.
+	 * that sees this caller's unlock also sees its lock. (That a caller
+	 * headed for an old body has counted itself by the time the mover's
+	 * retargeting and CPU synchronisation complete follows from program
+	 * order and that synchronisation, not from B: see rr_publish_all().)
 	 */
 	dmb	ish
 2:	ret
@@ -65,11 +81,6 @@ SYM_FUNC_START(remove_pause_list)
 	 * unlock, the caller is out of the old body.
 	 */
 	dmb	ish
-	get_this_cpu_offset x10
-	add	x10, x9, x10
-1:	ldxr	x11, [x10]
-	add	x11, x11, #1
-	stxr	w12, x11, [x10]
-	cbnz	w12, 1b
+	inc_this_cpu x9
 2:	ret
 SYM_FUNC_END(remove_pause_list)

@@ -177,13 +177,13 @@ fn mover_breakdown(l: &Lines) -> String {
     }
     let phases = [
         ("prepare", "ns_prepare", "allocate at a random address, copy and relocate, clean caches, make read-only and executable"),
-        ("publish", "ns_publish", "two all-CPU synchronisations and the retargeting under stop_machine(), per period"),
+        ("publish", "ns_publish", "retargeting the trampolines under stop_machine() (64 per call), per period"),
         ("advance", "ns_advance", "grace-period polling and freeing old copies"),
         ("guard", "ns_guard", "the trampoline integrity check, per period"),
     ];
     let total: f64 = phases.iter().map(|p| num(m, p.1)).sum();
     let mut s = format!(
-        "The mover's own time (debugfs `rerand/mover`, icount smp 2, the whole run: {built:.0} copies in {:.0} ticks), per copy built: **{:.0} instructions** on the mover's CPU (the fit above also counts what the other CPU pays: IPIs, TLB invalidations, stop_machine()).\n\n| phase | insn per copy | share | what |\n|---|---|---|---|\n",
+        "Where the mover's time goes (debugfs `rerand/mover`: ktime around each phase, icount smp 2, the whole run: {built:.0} copies in {:.0} ticks): {:.0} guest ns per copy built. Under icount the vCPUs run in turn and share one clock, so a phase's guest time also counts the other vCPU's instructions (and idle time) meanwhile: these are upper bounds of the mover's own instructions, and the shares are the point. The fit above is the cost to the workload.\n\n| phase | guest ns per copy | share | what |\n|---|---|---|---|\n",
         num(m, "ticks"),
         total / built
     );

@@ -23,6 +23,9 @@ pub struct Scenario {
     pub modules: Vec<PathBuf>,
     /// Host files copied into the guest (modules the script loads itself).
     pub files: Vec<(PathBuf, String)>,
+    /// A QEMU `-cpu` model; with the suffix [`EL2`], the kernel boots at
+    /// EL2 (`-machine virtualization=on`) and runs with VHE, where per-CPU
+    /// data is reached through TPIDR_EL2.
     pub cpu: &'static str,
     pub smp: u32,
     pub timeout_s: u64,
@@ -36,6 +39,9 @@ impl Scenario {
             .join(format!("{}.sh", self.name))
     }
 }
+
+/// The suffix of [`Scenario::cpu`] that boots the kernel at EL2.
+const EL2: &str = "+el2";
 
 pub struct ScenarioResult {
     pub name: String,
@@ -222,12 +228,34 @@ pub fn all() -> Vec<Scenario> {
             expect: Expect::Pass,
         });
     }
+    v.push(Scenario {
+        name: "vhe",
+        what: "the kernel at EL2 with VHE (TPIDR_EL2 per-CPU base): the stress callers for 20 s",
+        modules: vec![rt(), torture()],
+        files: vec![(
+            root().join("tests/scenarios/stress.sh"),
+            "/rerand/stress.sh".into(),
+        )],
+        cpu: "max+el2",
+        smp: 2,
+        timeout_s: 300,
+        expect: Expect::Pass,
+    });
     v
 }
 
 pub fn run_one(bench: &Bench, s: &Scenario, echo: bool) -> ScenarioResult {
+    let (cpu, el2) = match s.cpu.strip_suffix(EL2) {
+        Some(cpu) => (cpu, true),
+        None => (s.cpu, false),
+    };
     let opts = VmOptions {
-        cpu: s.cpu.into(),
+        cpu: cpu.into(),
+        qemu_args: if el2 {
+            vec!["-machine".into(), "virtualization=on".into()]
+        } else {
+            vec![]
+        },
         smp: s.smp,
         modules: s.modules.clone(),
         files: s.files.clone(),
