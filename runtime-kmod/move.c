@@ -14,6 +14,7 @@
 #include <linux/ktime.h>
 #include <linux/random.h>
 #include <linux/sizes.h>
+#include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
@@ -66,12 +67,17 @@ void rr_mover_reschedule(void)
 	mutex_unlock(&rr_lock);
 }
 
+/* Drops @c; its arena goes with the last copy in it. Under rr_lock. */
 void rr_free_copy(struct rr_copy *c)
 {
-	/* Process context: VM_FLUSH_RESET_PERMS makes vfree() sleep. */
-	if (c->area)
-		vfree(c->area);
+	struct rr_arena *arena = c->arena;
+
 	memset(c, 0, sizeof(*c));
+	if (!arena || --arena->users)
+		return;
+	/* Process context: VM_FLUSH_RESET_PERMS makes vfree() sleep. */
+	vfree(arena->area);
+	kfree(arena);
 }
 
 /*
@@ -108,23 +114,18 @@ static void *rr_vmalloc_at(unsigned long size, unsigned long start,
 }
 
 /*
- * Pages at a random page of the region, and a random offset in the first
- * page (a multiple of the body's alignment, at least 16 so veneers stay
- * 8-aligned).
+ * Pages at a random page of the region, followed by a guard page; NULL if
+ * the region has no room.
  */
-static int rr_alloc_copy(struct rr_module *m, struct rr_func *f,
-			 struct rr_copy *c)
+static void *rr_alloc_at_random(struct rr_module *m, unsigned long size)
 {
-	unsigned long a = max_t(unsigned long, f->rec->align, 16);
-	unsigned long off = (get_random_u32() % (PAGE_SIZE / a)) * a;
-	unsigned long size = PAGE_ALIGN(off + f->max_size);
 	unsigned long lo, hi, pages, start;
 	void *p = NULL;
 	int i;
 
 	rr_region(m, &lo, &hi);
 	if (hi <= lo || hi - lo < size + 2 * PAGE_SIZE)
-		return -ERANGE;
+		return NULL;
 	/* The area's guard page follows it: [start, start + size + 1 page). */
 	pages = (hi - lo - size - PAGE_SIZE) >> PAGE_SHIFT;
 	for (i = 0; i < RR_ALLOC_TRIES && !p; i++) {
@@ -133,61 +134,121 @@ static int rr_alloc_copy(struct rr_module *m, struct rr_func *f,
 	}
 	if (!p)
 		p = rr_vmalloc_at(size, lo, hi);
-	if (!p)
-		return -ENOMEM;
-	c->area = p;
-	c->area_size = size;
-	c->body = (unsigned long)p + off;
-	return 0;
+	return p;
 }
 
-/* Builds f->next: a copy ready to run, not yet called by anybody. */
-static int rr_prepare(struct rr_module *m, struct rr_func *f)
+/* Largest random gap before a body in an arena, in bytes. */
+#define RR_ARENA_GAP	256
+
+static void rr_skipped(struct rr_module *m, struct rr_func *f, int err)
 {
-	const struct rerand_func *r = f->rec;
-	struct rr_copy *c = &f->next;
-	unsigned long call = r->trampoline + r->call_offset;
-	int npages, ret;
-	long n;
-	u32 bad = 0;
-
-	ret = rr_alloc_copy(m, f, c);
-	if (ret)
-		goto skip;
-	ret = -ERANGE;
-	f->next_bl = rerand_encode_bl(call, c->body);
-	if (!f->next_bl)
-		goto skip_free;
-	/* Only from the pristine snapshot: never from live (patched) text. */
-	n = rerand_build_copy((u8 *)c->body,
-			      (unsigned long)c->area + c->area_size - c->body,
-			      c->body, f->pristine, r->size, f->relocs,
-			      r->nrelocs, &bad);
-	if (n < 0) {
-		pr_warn_ratelimited("%s: %ps: relocation %u failed at %p (%ld)\n",
-				    m->mod->name, (void *)r->trampoline, bad,
-				    (void *)c->body, n);
-		ret = -EINVAL;
-		goto skip_free;
-	}
-	/* Data cache to PoU, instruction cache invalidated (broadcast). */
-	caches_clean_inval_pou(c->body, c->body + n);
-	npages = c->area_size >> PAGE_SHIFT;
-	ret = rr_ksyms.set_memory_ro((unsigned long)c->area, npages);
-	if (!ret)
-		ret = rr_ksyms.set_memory_x((unsigned long)c->area, npages);
-	if (ret)
-		goto skip_free;
-	return 0;
-
-skip_free:
-	rr_free_copy(c);
-skip:
 	f->skipped++;
 	m->skipped++;
 	pr_debug("%s: %ps: move skipped (%d)\n", m->mod->name,
-		 (void *)r->trampoline, ret);
-	return ret;
+		 (void *)(unsigned long)f->rec->trampoline, err);
+}
+
+/*
+ * Builds f->next for every idle function of @m: copies ready to run, not
+ * yet called by anybody. They share one arena: one allocation at a random
+ * page of the region, the bodies in random order with random gaps, at
+ * their alignment (at least 16 so veneers stay 8-aligned), then made
+ * read-only and executable once. Returns the number of copies built.
+ *
+ * One arena per module and period, rather than an allocation per copy,
+ * because allocating, protecting and freeing executable pages dominate the
+ * cost of a move (bench/REPORT.md, section 3). The price: copies built in
+ * the same period are within one arena, so a leaked body address narrows
+ * where its siblings are to that arena until they move again.
+ */
+static unsigned int rr_prepare_module(struct rr_module *m)
+{
+	struct { u32 func, off; } *order;	/* placement, in arena order */
+	unsigned int i, j, n = 0, built = 0, npages;
+	struct rr_arena *arena;
+	unsigned long end = 0;
+	u32 bad;
+	long len;
+
+	order = kmalloc_array(m->nfuncs, sizeof(*order), GFP_KERNEL);
+	if (!order)
+		return 0;
+	for (i = 0; i < m->nfuncs; i++)
+		if (m->funcs[i].state == RR_IDLE)
+			order[n++].func = i;
+	/* Random order (Fisher-Yates), random gaps. */
+	for (i = n; i > 1; i--) {
+		j = get_random_u32() % i;
+		swap(order[i - 1], order[j]);
+	}
+	for (i = 0; i < n; i++) {
+		struct rr_func *f = &m->funcs[order[i].func];
+		unsigned long a = max_t(unsigned long, f->rec->align, 16);
+
+		end = ALIGN(end + get_random_u32() % RR_ARENA_GAP, a);
+		order[i].off = end;
+		end += f->max_size;
+	}
+	arena = n ? kzalloc(sizeof(*arena), GFP_KERNEL) : NULL;
+	if (arena) {
+		arena->size = PAGE_ALIGN(end);
+		arena->area = rr_alloc_at_random(m, arena->size);
+	}
+	if (!arena || !arena->area) {
+		kfree(arena);
+		for (i = 0; i < n; i++)
+			rr_skipped(m, &m->funcs[order[i].func], -ENOMEM);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct rr_func *f = &m->funcs[order[i].func];
+		const struct rerand_func *r = f->rec;
+		unsigned long body = (unsigned long)arena->area + order[i].off;
+
+		f->next_bl = rerand_encode_bl(r->trampoline + r->call_offset,
+					      body);
+		if (!f->next_bl) {
+			rr_skipped(m, f, -ERANGE);
+			continue;
+		}
+		/* Only from the pristine snapshot: never from live text. */
+		len = rerand_build_copy((u8 *)body, f->max_size, body,
+					f->pristine, r->size, f->relocs,
+					r->nrelocs, &bad);
+		if (len < 0) {
+			pr_warn_ratelimited("%s: %ps: relocation %u failed at %p (%ld)\n",
+					    m->mod->name, (void *)r->trampoline,
+					    bad, (void *)body, len);
+			rr_skipped(m, f, -EINVAL);
+			continue;
+		}
+		f->next.arena = arena;
+		f->next.body = body;
+		arena->users++;
+		built++;
+	}
+	/* Data cache to PoU, instruction cache invalidated (broadcast). */
+	caches_clean_inval_pou((unsigned long)arena->area,
+			       (unsigned long)arena->area + end);
+	npages = arena->size >> PAGE_SHIFT;
+	if (!built || rr_ksyms.set_memory_ro((unsigned long)arena->area, npages) ||
+	    rr_ksyms.set_memory_x((unsigned long)arena->area, npages)) {
+		for (i = 0; i < n; i++) {
+			struct rr_func *f = &m->funcs[order[i].func];
+
+			if (f->next.arena) {
+				memset(&f->next, 0, sizeof(f->next));
+				rr_skipped(m, f, -EPERM);
+			}
+		}
+		/* Process context: VM_FLUSH_RESET_PERMS makes vfree() sleep. */
+		vfree(arena->area);
+		kfree(arena);
+		built = 0;
+	}
+out:
+	kfree(order);
+	return built;
 }
 
 static void rr_skip(struct rr_module *m, struct rr_func *f, const char *why)
@@ -282,7 +343,7 @@ static void rr_publish_all(void)
 	list_for_each_entry(m, &rr_modules, node) {
 		for (i = 0; i < m->nfuncs; i++) {
 			f = &m->funcs[i];
-			if (!f->next.area)
+			if (!f->next.arena)
 				continue;
 			if (b) {
 				b->mod[b->n] = m;
@@ -363,14 +424,9 @@ static void rr_tick(struct work_struct *work)
 		for (i = 0; i < m->nfuncs; i++)
 			rr_advance(m, &m->funcs[i]);
 	t1 = ktime_get_ns();
-	list_for_each_entry(m, &rr_modules, node) {
-		for (i = 0; i < m->nfuncs; i++) {
-			struct rr_func *f = &m->funcs[i];
-
-			if (moving && f->state == RR_IDLE && !rr_prepare(m, f))
-				built++;
-		}
-	}
+	if (moving)
+		list_for_each_entry(m, &rr_modules, node)
+			built += rr_prepare_module(m);
 	t2 = ktime_get_ns();
 	/*
 	 * The guard's integrity check, as late as possible before the

@@ -37,11 +37,17 @@ enum rr_state {
 	RR_WAIT_OLD,		/* epoch flipped; waiting for idx to be quiet */
 };
 
+/* The copies one module got in one period (move.c), under rr_lock. */
+struct rr_arena {
+	void *area;		/* vmalloc'ed pages, read-only and executable */
+	unsigned long size;
+	unsigned int users;	/* copies in it not yet freed */
+};
+
 /* One body: the original in the module's text, or a copy. */
 struct rr_copy {
-	void *area;		/* vmalloc'ed pages; NULL for the original body */
+	struct rr_arena *arena;	/* NULL for the original body */
 	unsigned long body;	/* run-time address of the body */
-	unsigned long area_size;
 };
 
 struct rr_func {
