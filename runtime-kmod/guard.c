@@ -202,12 +202,10 @@ MODULE_PARM_DESC(guard_slots, "Watchpoints used by the guard (default: registers
 static int rr_set_rotate(const char *val, const struct kernel_param *kp)
 {
 	unsigned int v;
-	int ret = kstrtouint(val, 0, &v);
+	int ret = rr_parse_ms(val, &v);
 
 	if (ret)
 		return ret;
-	if (v < 1 || v > 3600 * MSEC_PER_SEC)
-		return -EINVAL;
 	WRITE_ONCE(rr_guard_rotate_ms, v);
 	/* The next rotation comes one new period from now. */
 	if (READ_ONCE(rr_guard_running))

@@ -31,7 +31,8 @@ bool rr_paused;
 unsigned int rr_pin_after = 50;
 bool rr_stop_machine = true;
 
-static int rr_set_period(const char *val, const struct kernel_param *kp)
+/* A millisecond parameter: 1 ms to one hour. */
+int rr_parse_ms(const char *val, unsigned int *ms)
 {
 	unsigned int v;
 	int ret = kstrtouint(val, 0, &v);
@@ -40,6 +41,17 @@ static int rr_set_period(const char *val, const struct kernel_param *kp)
 		return ret;
 	if (v < 1 || v > 3600 * MSEC_PER_SEC)
 		return -EINVAL;
+	*ms = v;
+	return 0;
+}
+
+static int rr_set_period(const char *val, const struct kernel_param *kp)
+{
+	unsigned int v;
+	int ret = rr_parse_ms(val, &v);
+
+	if (ret)
+		return ret;
 	WRITE_ONCE(rr_period_ms, v);
 	rr_mover_reschedule();
 	return 0;

@@ -102,6 +102,7 @@ extern unsigned int rr_period_ms;
 extern bool rr_paused;
 extern unsigned int rr_pin_after;
 extern bool rr_stop_machine;
+int rr_parse_ms(const char *val, unsigned int *ms);
 
 struct pt_regs;
 

@@ -3,6 +3,7 @@
 //! `bench/results.json` and `bench/REPORT.md`.
 
 use crate::bail;
+use crate::bfq::{link_command, time_once};
 use crate::env::{self, Bench};
 use crate::kbuild::{self, Linker};
 use crate::util::{cache_dir, root, step, Error, Result};
@@ -331,45 +332,6 @@ fn jn(x: f64) -> J {
 }
 
 // ----------------------------- link time -----------------------------
-
-/// The link command Kbuild last ran for `target` in `dir` (its `.cmd`).
-fn link_command(dir: &Path, target: &str) -> Result<Vec<String>> {
-    let cmd_file = dir.join(format!(".{target}.cmd"));
-    let text =
-        fs::read_to_string(&cmd_file).map_err(|e| Error(format!("{}: {e}", cmd_file.display())))?;
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("cmd_") || l.starts_with("savedcmd_"))
-        .and_then(|l| l.split_once(":="))
-        .map(|(_, c)| c.split(';').next().unwrap_or("").trim().to_string())
-        .ok_or_else(|| Error(format!("{}: no command line", cmd_file.display())))?;
-    Ok(line.split_whitespace().map(str::to_string).collect())
-}
-
-fn time_once(bench: &Bench, args: &[String]) -> Result<Duration> {
-    let path = format!(
-        "{}:{}",
-        root().join("target/release").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let t = Instant::now();
-    let out = Command::new(&args[0])
-        .args(&args[1..])
-        .current_dir(bench.kdir())
-        .env("PATH", path)
-        .env_remove("RERAND_LD_FLAGS")
-        .output()
-        .map_err(|e| Error(format!("cannot run {}: {e}", args[0])))?;
-    let dt = t.elapsed();
-    if !out.status.success() {
-        bail!(
-            "{} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(dt)
-}
 
 struct LinkTime {
     name: String,

@@ -282,7 +282,7 @@ pub fn check_oracle(bench: &Bench, bfq_seeds: u64, driver_seeds: u64) -> Result<
 
 /// The link command Kbuild last ran for `target` (from its `.cmd` file),
 /// without the `; true` (or post-link) that follows it.
-fn link_command(dir: &Path, target: &str) -> Result<Vec<String>> {
+pub(crate) fn link_command(dir: &Path, target: &str) -> Result<Vec<String>> {
     let cmd_file = dir.join(format!(".{target}.cmd"));
     let text = read(&cmd_file)?;
     let line = text
@@ -294,7 +294,8 @@ fn link_command(dir: &Path, target: &str) -> Result<Vec<String>> {
     Ok(line.split_whitespace().map(str::to_string).collect())
 }
 
-fn time_once(bench: &Bench, args: &[String]) -> Result<Duration> {
+/// One run of a link command from the kernel tree, rerand-ld on PATH, timed.
+pub(crate) fn time_once(bench: &Bench, args: &[String]) -> Result<Duration> {
     let path = format!(
         "{}:{}",
         root().join("target/release").display(),

@@ -791,12 +791,7 @@ fn run_vm(
     {
         f.lines.push(format!("guest: {l}"));
     }
-    let summary = outcome
-        .log
-        .iter()
-        .rev()
-        .find_map(|l| l.split_once("SUMMARY:").map(|(_, r)| r.trim().to_string()))
-        .unwrap_or_default();
+    let summary = outcome.summary();
     f.note(format!(
         "VM ({:.0} s): {} (log: {})",
         outcome.elapsed.as_secs_f64(),

@@ -279,12 +279,7 @@ pub fn run_one(bench: &Bench, s: &Scenario, echo: bool) -> ScenarioResult {
             }
         }
     };
-    let summary = outcome
-        .log
-        .iter()
-        .rev()
-        .find_map(|l| l.split_once("SUMMARY:").map(|(_, r)| r.trim().to_string()))
-        .unwrap_or_default();
+    let summary = outcome.summary();
     let (passed, detail) = match s.expect {
         Expect::Pass => (outcome.passed(), outcome.verdict()),
         Expect::KernelFailure => {

@@ -81,6 +81,15 @@ pub struct VmOutcome {
 }
 
 impl VmOutcome {
+    /// What the guest script printed after its last `SUMMARY:`, if any.
+    pub fn summary(&self) -> String {
+        self.log
+            .iter()
+            .rev()
+            .find_map(|l| l.split_once("SUMMARY:").map(|(_, r)| r.trim().to_string()))
+            .unwrap_or_default()
+    }
+
     pub fn passed(&self) -> bool {
         self.exit_code == Some(0) && !self.timed_out && self.failures.is_empty()
     }
