@@ -166,7 +166,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 	struct { u32 func, off; } *order;	/* placement, in arena order */
 	unsigned int i, j, n = 0, built = 0, npages;
 	struct rr_arena *arena;
-	unsigned long end = 0;
+	unsigned long end;
 	u32 bad;
 	long len;
 
@@ -181,6 +181,11 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		j = get_random_u32() % i;
 		swap(order[i - 1], order[j]);
 	}
+	/*
+	 * The first body starts anywhere in the first page, so that its offset
+	 * within a page is as random as every other body's.
+	 */
+	end = get_random_u32() % PAGE_SIZE;
 	for (i = 0; i < n; i++) {
 		struct rr_func *f = &m->funcs[order[i].func];
 		unsigned long a = max_t(unsigned long, f->rec->align, 16);

@@ -11,6 +11,7 @@
 #include <linux/module.h>
 #include <linux/random.h>
 #include <rerand.h>
+#include "annotated.h"
 
 static unsigned long calls;
 module_param(calls, ulong, 0444);

@@ -27,6 +27,8 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "bench_call.h"
+
 #define BC_MAX_THREADS 64
 #define BC_CALLS_PER_ITER 2
 #define BC_CHUNK 1024UL

@@ -99,10 +99,32 @@ pub fn build_module_dir(bench: &Bench, dir: &Path, linker: Linker) -> Result<()>
             Linker::RerandOnlyAnnotated => "rerand-ld --only-annotated",
         }
     ));
-    run(
-        kbuild_command(bench, dir, linker).arg("modules"),
-        &format!("building the module in {}", dir.display()),
-    )
+    // The project's own C code must build without a warning at W=1 (extra
+    // warnings such as -Wmissing-prototypes); modpost's "WARNING:" lines
+    // count too, since each is a symbol the module will miss at load time.
+    let what = format!("building the module in {}", dir.display());
+    let out = kbuild_command(bench, dir, linker)
+        .arg("W=1")
+        .arg("modules")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| crate::util::Error(format!("{what}: cannot start make: {e}")))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    print!("{text}");
+    if !out.status.success() {
+        return Err(crate::util::Error(format!("{what} failed ({})", out.status)));
+    }
+    let warnings = text.lines().filter(|l| l.to_ascii_lowercase().contains("warning:")).count();
+    if warnings > 0 {
+        return Err(crate::util::Error(format!(
+            "{what}: {warnings} warning(s) at W=1 (shown above); the project's C code builds warning-free"
+        )));
+    }
+    Ok(())
 }
 
 pub fn runtime_dir() -> PathBuf {

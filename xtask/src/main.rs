@@ -185,12 +185,16 @@ fn cmd_vm(args: VmArgs) -> Result<()> {
         files,
         script: args.script,
         timeout: Duration::from_secs(args.timeout),
-        name: "vm".into(),
+        // Per run, so that two `cargo xtask vm` at once keep apart.
+        name: format!("vm-{}", std::process::id()),
         echo: true,
         qemu_args: args.qemu_args,
         kernel: args.kernel,
     };
-    let outcome = vm::run(&bench, &opts)?;
+    let outcome = vm::run(&bench, &opts);
+    // The initramfs is rebuilt each run; only the serial log is kept.
+    let _ = std::fs::remove_dir_all(util::cache_dir().join("vm").join(&opts.name));
+    let outcome = outcome?;
     eprintln!("xtask: serial log: {}", outcome.log_path.display());
     if outcome.passed() {
         Ok(())
