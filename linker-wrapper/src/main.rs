@@ -7,11 +7,11 @@
 //! 3. anything but a relocatable (`-r`) link, and `-v`/`--version` probes:
 //!    exec the real linker untouched;
 //! 4. read rerand-ld's own options from `RERAND_LD_FLAGS`/`RERAND_VERBOSE`;
-//! 5. rewrite every aarch64 relocatable input (one thread per CPU) into a
-//!    temporary directory next to the output (inputs are never modified),
-//!    collecting every problem of every input and failing once; inputs that
-//!    pass through (e.g. already processed) are decided from their section
-//!    headers without reading the rest;
+//! 5. map every input and decide from its headers whether it passes
+//!    through (not aarch64 ELF, already processed, no code); rewrite the
+//!    others (one thread per CPU) into a temporary directory next to the
+//!    output (inputs are never modified), collecting every problem of
+//!    every input and failing once;
 //! 6. write the report;
 //! 7. run the real linker with the same arguments, rewritten inputs
 //!    substituted, and exit with its status; the temporary directory goes.
@@ -77,10 +77,32 @@ fn run(args: &[String]) -> Result<i32, String> {
         }
     }
     let tmp = LazyTempDir::next_to(ld.output.as_deref());
-    let done = parallel_map(inputs.len(), |i| {
-        let (k, input) = &inputs[i];
-        process(*k, input, &cfg, &tmp)
+    // Deciding is cheap (a mapped file's headers) and settles every input
+    // of a final `.ko` link, so it is done here; only the inputs left to
+    // rewrite are shared among threads, and a single one gets none.
+    let mut done: Vec<Option<Result<Done, String>>> = Vec::with_capacity(inputs.len());
+    let mut to_rewrite = Vec::new();
+    for (i, (_, input)) in inputs.iter().enumerate() {
+        match rewrite::read_input(input, Path::new(input)) {
+            Err(_) => done.push(Some(Ok(Done::Unreadable))),
+            Ok(Input::Decided(o)) => done.push(Some(Ok(passed(o)))),
+            Ok(Input::Data(data)) => {
+                done.push(None);
+                to_rewrite.push((i, data));
+            }
+        }
+    }
+    let rewritten = parallel_map(to_rewrite.len(), |j| {
+        let (i, data) = &to_rewrite[j];
+        let (k, input) = &inputs[*i];
+        process(*k, input, data, &cfg, &tmp)
     });
+    for ((i, _), d) in to_rewrite.iter().zip(rewritten) {
+        done[*i] = Some(d);
+    }
+    let done = done
+        .into_iter()
+        .map(|d| d.expect("every input decided or rewritten"));
     let mut problems = Problems::default();
     let mut report = Report::default();
     let mut substitutes: HashMap<String, PathBuf> = HashMap::new();
@@ -160,15 +182,16 @@ enum Done {
     },
 }
 
-/// Reads, rewrites and writes out input number `k`; `Err` only when the
+/// Rewrites input number `k` and writes it out; `Err` only when the
 /// rewritten object cannot be written.
-fn process(k: usize, input: &str, cfg: &Config, tmp: &LazyTempDir) -> Result<Done, String> {
-    let data = match rewrite::read_input(input, Path::new(input)) {
-        Err(_) => return Ok(Done::Unreadable),
-        Ok(Input::Decided(o)) => return Ok(passed(o)),
-        Ok(Input::Data(data)) => data,
-    };
-    let r = match rewrite::plan(input, &data, cfg) {
+fn process(
+    k: usize,
+    input: &str,
+    data: &[u8],
+    cfg: &Config,
+    tmp: &LazyTempDir,
+) -> Result<Done, String> {
+    let r = match rewrite::plan(input, data, cfg) {
         Err(p) => return Ok(Done::Failed(p)),
         Ok(Plan::Pass(o)) => return Ok(passed(o)),
         Ok(Plan::Rewrite(r)) => r,
@@ -213,9 +236,14 @@ fn passed(o: Outcome) -> Done {
 
 /// `f(0..n)`, on up to one thread per CPU, results in order.
 fn parallel_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |p| p.get())
-        .min(n);
+    // available_parallelism() reads cgroup files: not for a single item.
+    let workers = if n <= 1 {
+        n
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |p| p.get())
+            .min(n)
+    };
     if workers <= 1 {
         return (0..n).map(f).collect();
     }

@@ -63,7 +63,14 @@ impl Config {
     pub fn from_env() -> Result<Self, String> {
         let flags = std::env::var("RERAND_LD_FLAGS").unwrap_or_default();
         let words = split_words(&flags)?;
-        let o = Options::try_parse_from(words).map_err(|e| format!("RERAND_LD_FLAGS: {e}"))?;
+        // Building clap's parser costs about 0.1 ms, paid twice per module
+        // build (every link runs rerand-ld): skipped when there is nothing
+        // to parse (a test checks that the defaults agree).
+        let o = if words.is_empty() {
+            Options::default()
+        } else {
+            Options::try_parse_from(words).map_err(|e| format!("RERAND_LD_FLAGS: {e}"))?
+        };
         let mut c = Self::from_options(o)?;
         if std::env::var("RERAND_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0") {
             c.verbose = true;
@@ -126,5 +133,11 @@ mod tests {
             ["--report", "a.json", "--exclude", "^x y$", "-v"]
         );
         assert!(split_words("'oops").is_err());
+    }
+
+    #[test]
+    fn no_flags_means_clap_defaults() {
+        let parsed = Options::try_parse_from(Vec::<String>::new()).unwrap();
+        assert_eq!(format!("{parsed:?}"), format!("{:?}", Options::default()));
     }
 }

@@ -116,9 +116,15 @@ pub fn build_module_dir(bench: &Bench, dir: &Path, linker: Linker) -> Result<()>
     );
     print!("{text}");
     if !out.status.success() {
-        return Err(crate::util::Error(format!("{what} failed ({})", out.status)));
+        return Err(crate::util::Error(format!(
+            "{what} failed ({})",
+            out.status
+        )));
     }
-    let warnings = text.lines().filter(|l| l.to_ascii_lowercase().contains("warning:")).count();
+    let warnings = text
+        .lines()
+        .filter(|l| l.to_ascii_lowercase().contains("warning:"))
+        .count();
     if warnings > 0 {
         return Err(crate::util::Error(format!(
             "{what}: {warnings} warning(s) at W=1 (shown above); the project's C code builds warning-free"
