@@ -13,6 +13,7 @@ pub mod diag;
 pub mod dwarf;
 pub mod ldargs;
 pub mod options;
+pub mod rawrela;
 pub mod report;
 pub mod rewrite;
 pub mod special;

@@ -14,6 +14,7 @@
 use crate::diag::{Problem, Problems};
 use crate::dwarf;
 use crate::options::Config;
+use crate::rawrela;
 use crate::report::{FuncEntry, ObjectReport};
 use crate::special::{self, Effect};
 use crate::trampoline;
@@ -115,7 +116,9 @@ fn pass(file: &str, reason: &str, warn: bool) -> Outcome {
 
 /// Rewrites one object; `file` names it in messages and the report.
 pub fn rewrite(file: &str, data: &[u8], cfg: &Config) -> Result<Outcome, Problems> {
-    match plan(file, data, cfg)? {
+    let mut data = data.to_vec();
+    rawrela::hide(&mut data);
+    match plan(file, &data, cfg)? {
         Plan::Pass(out) => Ok(out),
         Plan::Rewrite(r) => {
             let mut data = Vec::new();
@@ -140,6 +143,10 @@ pub struct Rewritten<'data> {
     file: String,
     builder: Builder<'data>,
     report: ObjectReport,
+    /// Relocation sections kept as raw bytes ([`rawrela`]).
+    raw: Vec<SectionId>,
+    /// Builder index of a wrapped function's symbol -> its body's.
+    to_body: ByIndex,
 }
 
 impl Rewritten<'_> {
@@ -149,7 +156,15 @@ impl Rewritten<'_> {
         self,
         out: &mut dyn object::write::WritableBuffer,
     ) -> Result<ObjectReport, Problems> {
-        self.builder.write(out).map_err(|e| {
+        let mut builder = self.builder;
+        let to_body = &self.to_body;
+        rawrela::encode(&mut builder, &self.raw, &|i| to_body.get(i)).map_err(|e| {
+            one(Problem::new(
+                &self.file,
+                format!("cannot write rewritten object: {e}"),
+            ))
+        })?;
+        builder.write(out).map_err(|e| {
             one(Problem::new(
                 &self.file,
                 format!("cannot write rewritten object: {e}"),
@@ -179,6 +194,8 @@ fn plan_inner<'data>(
     }
     let mut b = Builder::read64(data)
         .map_err(|e| one(Problem::new(file, format!("cannot parse ELF object: {e}"))))?;
+    let raw = rawrela::restore(&mut b)
+        .map_err(|e| one(Problem::new(file, format!("corrupt ELF: {e}"))))?;
     if let Some(out) = check_alignments(file, &mut b)? {
         return Ok(Err(out));
     }
@@ -198,7 +215,7 @@ fn plan_inner<'data>(
         );
     }
     scan_relocations(file, &b, &mut funcs, &mut problems);
-    apply_dwarf(&b, &mut funcs, cfg);
+    apply_dwarf(&b, &raw, &mut funcs, cfg);
     check_names(file, &b, &funcs, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
@@ -214,7 +231,8 @@ fn plan_inner<'data>(
             report,
         }));
     }
-    let counts = emit(file, &mut b, &funcs, &mut problems);
+    let mut to_body = ByIndex::default();
+    let counts = emit(file, &mut b, &funcs, &mut to_body, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -230,11 +248,13 @@ fn plan_inner<'data>(
         file: file.to_string(),
         builder: b,
         report,
+        raw,
+        to_body,
     }))
 }
 
 /// A map keyed by a section or symbol index (small and dense).
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct ByIndex(Vec<Option<usize>>);
 
 impl ByIndex {
@@ -284,8 +304,18 @@ pub enum Input {
 /// An input's bytes: mapped from its file, or (empty files, tests) owned.
 #[derive(Debug)]
 pub enum Bytes {
-    Mapped(memmap2::Mmap),
+    /// Private: [`rawrela::hide`] writes section types, copy-on-write.
+    Mapped(memmap2::MmapMut),
     Owned(Vec<u8>),
+}
+
+impl std::ops::DerefMut for Bytes {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
 }
 
 impl std::ops::Deref for Bytes {
@@ -313,9 +343,9 @@ pub fn read_input(file: &str, path: &std::path::Path) -> std::io::Result<Input> 
     if f.metadata()?.len() == 0 {
         return Ok(decide(file, Bytes::Owned(Vec::new())));
     }
-    // SAFETY: the map is read-only and private; see above for the one
-    // assumption (no concurrent truncation of a linker input).
-    let map = unsafe { memmap2::Mmap::map(&f)? };
+    // SAFETY: the map is private (our writes never reach the file); see
+    // above for the one assumption (no concurrent truncation of an input).
+    let map = unsafe { memmap2::MmapOptions::new().map_copy(&f)? };
     Ok(decide(file, Bytes::Mapped(map)))
 }
 
@@ -324,11 +354,14 @@ pub fn read_input_from_bytes(file: &str, data: &[u8]) -> Input {
     decide(file, Bytes::Owned(data.to_vec()))
 }
 
-fn decide(file: &str, data: Bytes) -> Input {
+fn decide(file: &str, mut data: Bytes) -> Input {
     match precheck(file, &data) {
         Ok(Some(out)) => Input::Decided(out),
         // Errors are reported by the full rewrite, with the same words.
-        _ => Input::Data(data),
+        _ => {
+            rawrela::hide(&mut data);
+            Input::Data(data)
+        }
     }
 }
 
@@ -632,7 +665,7 @@ fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut 
 }
 
 /// Step 4: DWARF verdicts on arguments, for the functions still candidates.
-fn apply_dwarf(b: &Builder, funcs: &mut [Func], cfg: &Config) {
+fn apply_dwarf(b: &Builder, raw: &[SectionId], funcs: &mut [Func], cfg: &Config) {
     if funcs.iter().all(|f| f.excluded.is_some()) {
         return;
     }
@@ -650,34 +683,44 @@ fn apply_dwarf(b: &Builder, funcs: &mut [Func], cfg: &Config) {
                     // The relocations of .debug_info by offset; at one
                     // offset the last one counts. Symbols are looked up only
                     // for the few attributes the DWARF reader decodes.
-                    let mut rels: Vec<&Relocation> = Vec::new();
+                    // (offset, Builder index of the symbol, addend), from
+                    // parsed or raw (rawrela) relocation sections.
+                    let mut rels: Vec<(u64, Option<usize>, i64)> = Vec::new();
                     for rs in &b.sections {
-                        if let (SectionData::Relocation(r), Some(t)) =
-                            (&rs.data, rs.sh_info_section)
-                        {
-                            if t == i.id() {
-                                rels.extend(r.iter());
-                            }
+                        if rs.sh_info_section != Some(i.id()) {
+                            continue;
+                        }
+                        match &rs.data {
+                            SectionData::Relocation(r) => rels
+                                .extend(r.iter().map(|r| {
+                                    (r.r_offset, r.symbol.map(|s| s.index()), r.r_addend)
+                                })),
+                            SectionData::Data(d) if raw.contains(&rs.id()) => rels.extend(
+                                rawrela::entries(d).map(|e| (e.offset, e.symbol(), e.addend)),
+                            ),
+                            _ => {}
                         }
                     }
-                    if !rels.is_sorted_by_key(|r| r.r_offset) {
-                        rels.sort_by_key(|r| r.r_offset); // stable
+                    if !rels.is_sorted_by_key(|r| r.0) {
+                        rels.sort_by_key(|r| r.0); // stable
                     }
+                    // Builder index -> id (dense: nothing is deleted yet).
+                    let ids: Vec<SymbolId> = b.symbols.into_iter().map(|s| s.id()).collect();
                     let lookup = |at: u64| {
-                        let k = rels.partition_point(|r| r.r_offset <= at).checked_sub(1)?;
-                        let r = rels[k];
-                        if r.r_offset != at {
+                        let k = rels.partition_point(|r| r.0 <= at).checked_sub(1)?;
+                        let (off, sym, addend) = rels[k];
+                        if off != at {
                             return None;
                         }
-                        Some(match r.symbol {
-                            Some(sid) => {
+                        Some(match sym.and_then(|k| ids.get(k)) {
+                            Some(&sid) => {
                                 let sym = b.symbols.get(sid);
                                 (
                                     sym.section.map(|x| x.index()),
-                                    (sym.st_value as i64).wrapping_add(r.r_addend),
+                                    (sym.st_value as i64).wrapping_add(addend),
                                 )
                             }
-                            None => (None, r.r_addend),
+                            None => (None, addend),
                         })
                     };
                     let wanted: HashSet<usize> = funcs
@@ -805,6 +848,7 @@ fn emit(
     file: &str,
     b: &mut Builder,
     funcs: &[Func],
+    to_body: &mut ByIndex,
     problems: &mut Problems,
 ) -> HashMap<usize, (u32, u32)> {
     let Some(symtab) = b
@@ -908,6 +952,8 @@ fn emit(
     let mut func_of_sym = ByIndex::default(); // symbol -> func index
     for &i in &wrapped {
         func_of_sym.insert(funcs[i].sym.index(), i);
+        // For the raw (KeepBody) relocation sections, encoded at write.
+        to_body.insert(funcs[i].sym.index(), body_sym[&i].index());
     }
 
     // Redirect references, then collect the records of every body.

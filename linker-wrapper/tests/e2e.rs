@@ -499,3 +499,115 @@ fn probes_and_non_module_links_run_the_real_ld() {
         .unwrap();
     assert!(!me.status.success());
 }
+
+/// Points the first `.rela.debug_info` entry against `.text.NAME` to the
+/// symbol NAME instead (the same address: NAME starts its section).
+fn through_function_symbol(data: &mut [u8], name: &str) {
+    let f = Elf::parse(&*data).unwrap();
+    let sym = f.symbol_by_name(name).unwrap().index().0 as u64;
+    let text = f.section_by_name(&format!(".text.{name}")).unwrap().index();
+    let sec_sym = f
+        .symbols()
+        .find(|s| s.kind() == object::SymbolKind::Section && s.section_index() == Some(text))
+        .unwrap()
+        .index()
+        .0 as u64;
+    let rela = f.section_by_name(".rela.debug_info").unwrap();
+    let (off, size) = rela.file_range().unwrap();
+    let at = (off..off + size)
+        .step_by(24)
+        .find(|&at| {
+            let w = |k: u64| {
+                let k = (at + k) as usize;
+                u64::from_le_bytes(data[k..k + 8].try_into().unwrap())
+            };
+            w(8) >> 32 == sec_sym
+        })
+        .expect("a .debug_info entry in the function") as usize;
+    let info = u64::from_le_bytes(data[at + 8..at + 16].try_into().unwrap());
+    let info = (sym << 32) | (info & 0xffff_ffff);
+    data[at + 8..at + 16].copy_from_slice(&info.to_le_bytes());
+}
+
+/// A section header without its file offset: name, type, flags, size,
+/// link, info, alignment, entry size; then the section's bytes.
+type SectionView = (Vec<u8>, u32, u64, u64, u32, u32, u64, u64, Vec<u8>);
+
+/// Every section's [`SectionView`], in order.
+fn sections(data: &[u8]) -> Vec<SectionView> {
+    let e = object::LittleEndian;
+    let hdr = object::elf::FileHeader64::<object::LittleEndian>::parse(data).unwrap();
+    let secs = hdr.sections(e, data).unwrap();
+    secs.iter()
+        .map(|sh| {
+            let bytes = if sh.sh_type(e) == object::elf::SHT_NOBITS {
+                Vec::new()
+            } else {
+                sh.data(e, data).unwrap().to_vec()
+            };
+            (
+                secs.section_name(e, sh).unwrap().to_vec(),
+                sh.sh_type(e).0,
+                sh.sh_flags(e).0,
+                sh.sh_size(e),
+                sh.sh_link(e),
+                sh.sh_info(e),
+                sh.sh_addralign(e),
+                sh.sh_entsize(e),
+                bytes,
+            )
+        })
+        .collect()
+}
+
+/// rawrela keeps `.rela.debug_*` out of the Builder: what is written must
+/// be what the Builder's own path writes (`plan` on an object whose
+/// sections were not hidden), for DWARF 4 and 5.
+#[test]
+fn raw_debug_relocations_match_the_builder() {
+    if !have(CC) {
+        panic!("{CC} is required (cargo xtask env installs it)");
+    }
+    let d = tmp("rawrela");
+    for dwarf in ["-gdwarf-4", "-gdwarf-5"] {
+        let obj = d.join(format!("funcs{dwarf}.o"));
+        compile("funcs.c", &obj, &[dwarf]);
+        let mut data = std::fs::read(&obj).unwrap();
+        // GCC's DWARF names functions through section symbols; make one
+        // entry name `exported_add` itself, which must then mean the body.
+        through_function_symbol(&mut data, "exported_add");
+        let mut hidden = data.clone();
+        let n = rerand_ld::rawrela::hide(&mut hidden);
+        assert!(n >= 3, "{dwarf}: only {n} .rela.debug_* sections hidden");
+        let cfg = Config::default();
+        let by_builder = match rerand_ld::rewrite::plan("funcs.o", &data, &cfg).unwrap() {
+            rerand_ld::rewrite::Plan::Rewrite(r) => {
+                let mut out = Vec::new();
+                r.write(&mut out).unwrap();
+                out
+            }
+            rerand_ld::rewrite::Plan::Pass(o) => panic!("passed through: {o:?}"),
+        };
+        let (raw, _) = rewritten(&data, &cfg);
+        // Same sections in the same order with the same headers and bytes;
+        // only file offsets differ (the Builder places its relocation
+        // sections after the data).
+        assert_eq!(sections(&raw), sections(&by_builder), "{dwarf}");
+        // And the body, not the trampoline, is what the DWARF describes.
+        let f = Elf::parse(&*raw).unwrap();
+        let info = relocs(&f, ".debug_info");
+        let body = format!("exported_add{}", abi::BODY_SUFFIX);
+        assert!(
+            info.iter().any(|r| r.2 == body),
+            "{dwarf}: {body} not named"
+        );
+        let tramp: Vec<_> = info
+            .iter()
+            .filter(|r| r.3 == abi::TRAMPOLINE_SECTION)
+            .collect();
+        assert!(
+            tramp.is_empty(),
+            "{dwarf}: .debug_info refers to trampolines: {tramp:?}"
+        );
+    }
+}
