@@ -6,6 +6,8 @@
 #  - calls made from threads, softirq and hardirq, zero wrong results;
 #  - moves recorded for rerand_torture, and they keep happening;
 #  - the never-returning loop function is reported pinned, not leaking;
+#  - the trampoline guard is on throughout (watched >= 1) and the mover's
+#    own retargeting never counts as tampering (tamper=0);
 #  - after the callers stop (rmmod), nothing is pending and nothing oopsed.
 D=/sys/kernel/debug/rerand
 P=/sys/module/rerand_torture/parameters
@@ -27,6 +29,7 @@ m1=$(stat moves)
 calls=$(cat $P/calls); errors=$(cat $P/errors)
 irq=$(cat $P/irq_calls); soft=$(cat $P/softirq_calls); ua=$(cat $P/uaccess_calls)
 pinned=$(stat pinned)
+watched=$(stat watched); tamper=$(stat tamper)
 cat $D/stats
 [ "$errors" = 0 ] || fail "$errors wrong results out of $calls"
 [ "$calls" -gt 10000 ] || fail "only $calls calls"
@@ -35,7 +38,9 @@ cat $D/stats
 [ "$ua" = 1 ] || fail "uaccess write not seen"
 [ "$((m1 - m0))" -gt 1000 ] || fail "only $((m1 - m0)) moves in ${SECONDS_TO_RUN}s"
 [ "${pinned:-0}" -ge 1 ] || fail "the never-returning loop was not reported pinned"
+[ "${watched:-0}" -ge 1 ] || fail "the guard watches no trampoline (watched=$watched)"
+[ "$tamper" = 0 ] || fail "tamper=$tamper: the mover's own writes were reported"
 rmmod rerand_torture || fail "rmmod rerand_torture"
 pending=$(sed -n 's/.*module=rerand_torture .*pending=\([0-9]*\).*/\1/p' $D/stats)
 [ -z "$pending" ] || [ "$pending" = 0 ] || fail "$pending copies still pending after unload"
-echo "SUMMARY: ${SECONDS_TO_RUN}s calls=$calls errors=0 irq_rounds=$irq softirq_rounds=$soft moves=$((m1 - m0)) pinned=$pinned"
+echo "SUMMARY: ${SECONDS_TO_RUN}s calls=$calls errors=0 irq_rounds=$irq softirq_rounds=$soft moves=$((m1 - m0)) pinned=$pinned watched=$watched tamper=0"
