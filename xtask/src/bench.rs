@@ -1482,7 +1482,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
         ));
     }
     md.push_str(&format!(
-        "\n![pending](pending.svg)\n\nMemory: each copy is its own vmalloc area (pages plus a guard page); VmallocUsed peaked {:.0} KiB above its value once the mover was paused and drained ({:.0} KiB).\n\n",
+        "\n![pending](pending.svg)\n\nMemory: the copies of one module and period share one vmalloc area (their pages plus a guard page), freed with its last copy; VmallocUsed peaked {:.0} KiB above its value once the mover was paused and drained ({:.0} KiB).\n\n",
         peak_extra_kb, vmalloc_base
     ));
 
