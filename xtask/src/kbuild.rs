@@ -116,7 +116,10 @@ pub fn build_module_dir(bench: &Bench, dir: &Path, linker: Linker) -> Result<()>
     );
     // Without a vmlinux, Kbuild says for every module that it skips BTF:
     // expected for external modules, so not repeated here.
-    for line in text.lines().filter(|l| !l.starts_with("Skipping BTF generation")) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with("Skipping BTF generation"))
+    {
         println!("{line}");
     }
     if !out.status.success() {
