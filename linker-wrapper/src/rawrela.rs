@@ -89,10 +89,17 @@ pub fn hide(data: &mut [u8]) -> usize {
     marks.len()
 }
 
-/// The marked sections of `b`, given their type back; `Err` names an
-/// entry whose symbol index is out of range.
+/// The marked sections of `b`, given their type back; `Err` names a
+/// section that is not a relocation section of the symbol table, or an
+/// entry whose symbol index is out of range (a marked section may come
+/// from the input itself, not from [`hide`]).
 pub fn restore(b: &mut Builder) -> Result<Vec<SectionId>, String> {
     let nsyms = b.symbols.into_iter().count();
+    let symtab = b
+        .sections
+        .iter()
+        .find(|s| matches!(s.data, SectionData::Symbol))
+        .map(|s| s.id());
     let mut ids = Vec::new();
     for sec in &mut b.sections {
         if !is_marked(sec.sh_type, &sec.name) {
@@ -103,6 +110,12 @@ pub fn restore(b: &mut Builder) -> Result<Vec<SectionId>, String> {
         };
         if d.len() % ENTRY != 0 {
             return Err(format!("{}: size not a multiple of {ENTRY}", sec.name));
+        }
+        if symtab.is_none() || sec.sh_link_section != symtab || sec.sh_info_section.is_none() {
+            return Err(format!(
+                "{}: not linked to the symbol table and a target section",
+                sec.name
+            ));
         }
         for (k, e) in entries(d).enumerate() {
             if e.sym as usize > nsyms {

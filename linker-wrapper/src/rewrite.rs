@@ -156,20 +156,16 @@ impl Rewritten<'_> {
         self,
         out: &mut dyn object::write::WritableBuffer,
     ) -> Result<ObjectReport, Problems> {
+        let cannot = |e: String| {
+            one(Problem::new(
+                &self.file,
+                format!("cannot write rewritten object: {e}"),
+            ))
+        };
         let mut builder = self.builder;
         let to_body = &self.to_body;
-        rawrela::encode(&mut builder, &self.raw, &|i| to_body.get(i)).map_err(|e| {
-            one(Problem::new(
-                &self.file,
-                format!("cannot write rewritten object: {e}"),
-            ))
-        })?;
-        builder.write(out).map_err(|e| {
-            one(Problem::new(
-                &self.file,
-                format!("cannot write rewritten object: {e}"),
-            ))
-        })?;
+        rawrela::encode(&mut builder, &self.raw, &|i| to_body.get(i)).map_err(cannot)?;
+        builder.write(out).map_err(|e| cannot(e.to_string()))?;
         Ok(self.report)
     }
 }
