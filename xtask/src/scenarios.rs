@@ -281,6 +281,12 @@ pub fn run_one(bench: &Bench, s: &Scenario, echo: bool) -> ScenarioResult {
     };
     let summary = outcome.summary();
     let (passed, detail) = match s.expect {
+        // A script that ends without its SUMMARY line stopped before its
+        // checks: that is not a pass, whatever its exit code.
+        Expect::Pass if outcome.passed() && summary.is_empty() => (
+            false,
+            "the script exited 0 without printing its SUMMARY line".to_string(),
+        ),
         Expect::Pass => (outcome.passed(), outcome.verdict()),
         Expect::KernelFailure => {
             let caught = !outcome.failures.is_empty()
