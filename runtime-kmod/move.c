@@ -166,7 +166,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 	struct { u32 func, off; } *order;	/* placement, in arena order */
 	unsigned int i, j, n = 0, built = 0, npages;
 	struct rr_arena *arena;
-	unsigned long end;
+	unsigned long end, size;
 	u32 bad;
 	long len;
 
@@ -194,11 +194,10 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		order[i].off = end;
 		end += f->max_size;
 	}
+	size = PAGE_ALIGN(end);
 	arena = n ? kzalloc(sizeof(*arena), GFP_KERNEL) : NULL;
-	if (arena) {
-		arena->size = PAGE_ALIGN(end);
-		arena->area = rr_alloc_at_random(m, arena->size);
-	}
+	if (arena)
+		arena->area = rr_alloc_at_random(m, size);
 	if (!arena || !arena->area) {
 		kfree(arena);
 		for (i = 0; i < n; i++)
@@ -235,7 +234,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 	/* Data cache to PoU, instruction cache invalidated (broadcast). */
 	caches_clean_inval_pou((unsigned long)arena->area,
 			       (unsigned long)arena->area + end);
-	npages = arena->size >> PAGE_SHIFT;
+	npages = size >> PAGE_SHIFT;
 	if (!built || rr_ksyms.set_memory_ro((unsigned long)arena->area, npages) ||
 	    rr_ksyms.set_memory_x((unsigned long)arena->area, npages)) {
 		for (i = 0; i < n; i++) {

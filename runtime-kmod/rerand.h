@@ -40,7 +40,6 @@ enum rr_state {
 /* The copies one module got in one period (move.c), under rr_lock. */
 struct rr_arena {
 	void *area;		/* vmalloc'ed pages, read-only and executable */
-	unsigned long size;
 	unsigned int users;	/* copies in it not yet freed */
 };
 
