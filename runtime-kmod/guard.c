@@ -78,6 +78,7 @@
 #include <linux/ratelimit.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 #include <asm/debug-monitors.h>
@@ -526,11 +527,25 @@ static bool rr_allowed(const struct rr_func *f, unsigned int off, u32 word,
 
 static u32 rr_good_word(const struct rr_func *f, unsigned int off)
 {
-	unsigned long call = f->rec->trampoline + f->rec->call_offset;
-
 	if (off == f->rec->call_offset)
-		return rerand_encode_bl(call, f->cur.body);
+		return f->cur_bl;
 	return le32_to_cpu(*(__le32 *)(f->tramp_good + off));
+}
+
+/*
+ * The common case, every period for every trampoline: nothing changed.
+ * Two memcmp()s and the `bl`; a racing store only sends it to the
+ * word-by-word comparison below.
+ */
+static bool rr_unchanged(const struct rr_func *f)
+{
+	const u8 *live = (const u8 *)(unsigned long)f->rec->trampoline;
+	unsigned int c = f->rec->call_offset;
+
+	return !memcmp(live, f->tramp_good, c) &&
+	       le32_to_cpu(READ_ONCE(*(__le32 *)(live + c))) == f->cur_bl &&
+	       !memcmp(live + c + 4, f->tramp_good + c + 4,
+		       f->tramp_size - c - 4);
 }
 
 struct rr_diff {
@@ -546,6 +561,8 @@ static void rr_compare(const struct rr_func *f, struct rr_diff *d)
 	unsigned int off;
 
 	d->n = 0;
+	if (rr_unchanged(f))
+		return;
 	for (off = 0; off + 4 <= f->tramp_size; off += 4) {
 		u32 word = le32_to_cpu(READ_ONCE(live[off / 4]));
 		u32 good = rr_good_word(f, off);
@@ -729,6 +746,16 @@ void rr_guard_check(void)
 		return;
 	rr_guard_drain();
 	list_for_each_entry(m, &rr_modules, node) {
+		/* The common case in one comparison: nothing changed. */
+		if (m->tramp_image &&
+		    !memcmp((void *)m->tramp_lo, m->tramp_image,
+			    m->tramp_hi - m->tramp_lo)) {
+			for (i = 0; i < m->nfuncs; i++)
+				if (m->funcs[i].pending &&
+				    ++m->funcs[i].pending > RR_PENDING_MAX)
+					m->funcs[i].pending = 0;
+			continue;
+		}
 		for (i = 0; i < m->nfuncs; i++) {
 			struct rr_func *f = &m->funcs[i];
 			void *tramp = (void *)(unsigned long)f->rec->trampoline;
@@ -842,6 +869,42 @@ void rr_guard_forget(struct rr_module *m)
 	for (i = 0; i < RR_GUARD_MAX; i++)
 		if (rr_watch[i].bp && rr_watch[i].m == m)
 			rr_watch_disarm(&rr_watch[i]);
+}
+
+/*
+ * The image the integrity check compares a module's trampolines with in
+ * one memcmp(), taken at load like each function's tramp_good. When it
+ * differs (a store, or ftrace's allowed words), the per-function
+ * comparison decides.
+ */
+int rr_guard_image(struct rr_module *m)
+{
+	unsigned long lo = ULONG_MAX, hi = 0;
+	unsigned int i;
+
+	for (i = 0; i < m->nfuncs; i++) {
+		lo = min_t(unsigned long, lo, m->funcs[i].rec->trampoline);
+		hi = max_t(unsigned long, hi, m->funcs[i].rec->trampoline +
+					      m->funcs[i].tramp_size);
+	}
+	if (!hi)
+		return 0;
+	m->tramp_image = kvmalloc(hi - lo, GFP_KERNEL);
+	if (!m->tramp_image)
+		return -ENOMEM;
+	memcpy(m->tramp_image, (void *)lo, hi - lo);
+	m->tramp_lo = lo;
+	m->tramp_hi = hi;
+	return 0;
+}
+
+/* @f's `bl` now calls f->cur: so must the image. Under rr_lock. */
+void rr_guard_retargeted(struct rr_module *m, const struct rr_func *f)
+{
+	unsigned long call = f->rec->trampoline + f->rec->call_offset;
+
+	*(__le32 *)(m->tramp_image + (call - m->tramp_lo)) =
+		cpu_to_le32(f->cur_bl);
 }
 
 /* A module arrived: cover it now rather than at the next rotation. */

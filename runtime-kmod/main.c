@@ -234,6 +234,7 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 	if (!f->tramp_good)
 		return -ENOMEM;
 	f->cur.body = r->body;
+	f->cur_bl = insn;
 
 	/* The pristine snapshot: copies are built from it, never from text. */
 	f->pristine = kvmalloc(r->size, GFP_KERNEL);
@@ -277,6 +278,7 @@ static void rr_free_funcs(struct rr_module *m)
 		kfree(f->tramp_good);
 	}
 	kvfree(m->funcs);
+	kvfree(m->tramp_image);
 	kfree(m);
 }
 
@@ -407,6 +409,8 @@ static int rr_coming(struct module *mod)
 			kvfree(sorted);
 		}
 	}
+	if (!ret)
+		ret = rr_guard_image(m);
 	if (ret) {
 		m->nfuncs = s.next;
 		rr_free_funcs(m);
@@ -449,6 +453,7 @@ static void rr_drain_and_free(struct rr_module *m)
 				kfree(m->funcs[i].tramp_good);
 			}
 			kvfree(m->funcs);
+			kvfree(m->tramp_image);
 			kfree(m);
 			return;
 		}

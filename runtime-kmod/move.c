@@ -11,21 +11,27 @@
 
 #include <linux/cacheflush.h>
 #include <linux/cpu.h>
+#include <linux/kprobes.h>
 #include <linux/ktime.h>
 #include <linux/random.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
+#include <linux/stop_machine.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 #include <asm/memory.h>
 #include <asm/pgtable.h>
+#include <asm/tlbflush.h>
 #include "rerand.h"
 #include "reloc.h"
 
 static void rr_tick(struct work_struct *work);
 static DECLARE_DELAYED_WORK(rr_work, rr_tick);
 static bool rr_running;		/* under rr_lock */
+
+/* Where the mover's time goes (debugfs "mover"), under rr_lock. */
+struct rr_profile rr_profile;
 
 /* How many random places to try before taking any free one. */
 #define RR_ALLOC_TRIES 8
@@ -71,13 +77,16 @@ void rr_mover_reschedule(void)
 void rr_free_copy(struct rr_copy *c)
 {
 	struct rr_arena *arena = c->arena;
+	u64 t0;
 
 	memset(c, 0, sizeof(*c));
 	if (!arena || --arena->users)
 		return;
+	t0 = ktime_get_ns();
 	/* Process context: VM_FLUSH_RESET_PERMS makes vfree() sleep. */
 	vfree(arena->area);
 	kfree(arena);
+	rr_profile.ns_free += ktime_get_ns() - t0;
 }
 
 /*
@@ -167,18 +176,28 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 	unsigned int i, j, n = 0, built = 0, npages;
 	struct rr_arena *arena;
 	unsigned long end, size;
-	u32 bad;
+	u64 t0, t1, t2;
+	u32 bad, *rnd;
 	long len;
 
-	order = kmalloc_array(m->nfuncs, sizeof(*order), GFP_KERNEL);
+	/*
+	 * rnd[]: a random word per body, drawn at once (cheaper than two
+	 * get_random_u32() per body): 24 bits pick its place in the order,
+	 * 8 the gap before it.
+	 */
+	BUILD_BUG_ON(RR_ARENA_GAP != 1 << 8);
+	order = kmalloc_array(m->nfuncs, sizeof(*order) + sizeof(*rnd),
+			      GFP_KERNEL);
 	if (!order)
 		return 0;
+	rnd = (u32 *)(order + m->nfuncs);
 	for (i = 0; i < m->nfuncs; i++)
 		if (m->funcs[i].state == RR_IDLE)
 			order[n++].func = i;
+	get_random_bytes(rnd, n * sizeof(*rnd));
 	/* Random order (Fisher-Yates), random gaps. */
 	for (i = n; i > 1; i--) {
-		j = get_random_u32() % i;
+		j = ((u64)(rnd[i - 1] & 0xffffff) * i) >> 24;
 		swap(order[i - 1], order[j]);
 	}
 	/*
@@ -190,11 +209,12 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		struct rr_func *f = &m->funcs[order[i].func];
 		unsigned long a = max_t(unsigned long, f->rec->align, 16);
 
-		end = ALIGN(end + get_random_u32() % RR_ARENA_GAP, a);
+		end = ALIGN(end + (rnd[i] >> 24), a);
 		order[i].off = end;
 		end += f->max_size;
 	}
 	size = PAGE_ALIGN(end);
+	t0 = ktime_get_ns();
 	arena = n ? kzalloc(sizeof(*arena), GFP_KERNEL) : NULL;
 	if (arena)
 		arena->area = rr_alloc_at_random(m, size);
@@ -204,6 +224,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 			rr_skipped(m, &m->funcs[order[i].func], -ENOMEM);
 		goto out;
 	}
+	t1 = ktime_get_ns();
 	for (i = 0; i < n; i++) {
 		struct rr_func *f = &m->funcs[order[i].func];
 		const struct rerand_func *r = f->rec;
@@ -231,6 +252,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		arena->users++;
 		built++;
 	}
+	t2 = ktime_get_ns();
 	/* Data cache to PoU, instruction cache invalidated (broadcast). */
 	caches_clean_inval_pou((unsigned long)arena->area,
 			       (unsigned long)arena->area + end);
@@ -250,6 +272,9 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		kfree(arena);
 		built = 0;
 	}
+	rr_profile.ns_alloc += t1 - t0;
+	rr_profile.ns_build += t2 - t1;
+	rr_profile.ns_protect += ktime_get_ns() - t2;
 out:
 	kfree(order);
 	return built;
@@ -269,6 +294,8 @@ static void rr_published(struct rr_module *m, struct rr_func *f)
 {
 	f->old = f->cur;
 	f->cur = f->next;
+	f->cur_bl = f->next_bl;
+	rr_guard_retargeted(m, f);
 	memset(&f->next, 0, sizeof(f->next));
 	/* Only the mover writes the epoch, under rr_lock. */
 	f->old_idx = f->slot->epoch & 1;
@@ -283,39 +310,163 @@ static void *rr_call_word(const struct rr_func *f)
 	return (void *)(unsigned long)(f->rec->trampoline + f->rec->call_offset);
 }
 
-/* Trampolines retargeted under one stop_machine(). */
-#define RR_PATCH_BATCH 64
-
-struct rr_batch {
-	unsigned int n;
-	struct rr_module *mod[RR_PATCH_BATCH];
-	struct rr_func *func[RR_PATCH_BATCH];
-	void *addr[RR_PATCH_BATCH];
-	u32 insn[RR_PATCH_BATCH];
+/*
+ * One module's trampoline pages, mapped writable a second time for one
+ * publish (as the kernel's own text patching maps a page at a fixmap slot,
+ * but once for all the words rather than once per word). The alias lives
+ * from just before stop_machine() to just after it, and its TLB entries
+ * are flushed when it goes.
+ */
+struct rr_alias {
+	struct rr_module *m;
+	unsigned long lo;	/* first page */
+	unsigned int npages;
+	u8 *map;		/* vmap()ed PAGE_KERNEL, NULL if not mapped */
 };
 
-/*
- * One stop_machine() for the whole batch: every other CPU waits in the
- * stopper, then executes an isb(). On error the patcher stops at the first
- * failing word, so each word is read back to see which landed.
- */
-static void rr_patch_batch(struct rr_batch *b)
-{
-	unsigned int i;
-	int ret;
+struct rr_publish {
+	atomic_t cpus;		/* CPUs in rr_publish_cb(), +1 when written */
+	unsigned int n;
+	struct rr_alias a[];
+};
 
-	if (!b->n)
-		return;
-	cpus_read_lock();
-	ret = rr_ksyms.patch_text(b->addr, b->insn, b->n);
-	cpus_read_unlock();
-	for (i = 0; i < b->n; i++) {
-		if (!ret || le32_to_cpu(*(__le32 *)b->addr[i]) == b->insn[i])
-			rr_published(b->mod[i], b->func[i]);
-		else
-			rr_skip(b->mod[i], b->func[i], "patching the trampoline failed");
+/* Maps the pages of @m's trampolines that have a `bl` to retarget. */
+static int rr_alias_map(struct rr_alias *a, struct rr_module *m)
+{
+	unsigned long lo = ULONG_MAX, hi = 0, w;
+	struct page **pages;
+	unsigned int i;
+
+	a->m = m;
+	a->map = NULL;
+	for (i = 0; i < m->nfuncs; i++) {
+		if (!m->funcs[i].next.arena)
+			continue;
+		w = (unsigned long)rr_call_word(&m->funcs[i]);
+		lo = min(lo, w);
+		hi = max(hi, w + 4);
 	}
-	b->n = 0;
+	if (!hi)
+		return 0;
+	a->lo = lo & PAGE_MASK;
+	a->npages = (PAGE_ALIGN(hi) - a->lo) >> PAGE_SHIFT;
+	pages = kmalloc_array(a->npages, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	for (i = 0; i < a->npages; i++) {
+		pages[i] = vmalloc_to_page((void *)(a->lo + i * PAGE_SIZE));
+		if (!pages[i]) {
+			kfree(pages);
+			return -EFAULT;
+		}
+	}
+	a->map = vmap(pages, a->npages, VM_MAP, PAGE_KERNEL);
+	kfree(pages);
+	return a->map ? 0 : -ENOMEM;
+}
+
+static void rr_alias_unmap(struct rr_alias *a)
+{
+	unsigned long start = (unsigned long)a->map;
+
+	if (!a->map)
+		return;
+	vunmap(a->map);
+	/* vunmap() defers the TLB flush: no writable alias may linger. */
+	flush_tlb_kernel_range(start, start + a->npages * PAGE_SIZE);
+	a->map = NULL;
+}
+
+/*
+ * Under stop_machine(), on every online CPU with interrupts off: the last
+ * CPU in writes every `bl` through the aliases, so nobody runs a
+ * trampoline meanwhile; the others wait for it, then isb() (as
+ * aarch64_insn_patch_text_cb() does).
+ */
+static int notrace rr_publish_cb(void *arg)
+{
+	struct rr_publish *p = arg;
+	unsigned long lo, hi, w;
+	unsigned int i, k;
+
+	if (atomic_inc_return(&p->cpus) != num_online_cpus()) {
+		/* Pairs with the smp_mb__before_atomic() below. */
+		while (atomic_read(&p->cpus) <= num_online_cpus())
+			cpu_relax();
+		isb();
+		return 0;
+	}
+	for (k = 0; k < p->n; k++) {
+		struct rr_alias *a = &p->a[k];
+		struct rr_module *m = a->m;
+
+		if (!a->map)
+			continue;
+		lo = ULONG_MAX;
+		hi = 0;
+		for (i = 0; i < m->nfuncs; i++) {
+			struct rr_func *f = &m->funcs[i];
+
+			if (!f->next.arena)
+				continue;
+			w = (unsigned long)rr_call_word(f);
+			WRITE_ONCE(*(__le32 *)(a->map + (w - a->lo)),
+				   cpu_to_le32(f->next_bl));
+			lo = min(lo, w);
+			hi = max(hi, w + 4);
+		}
+		/* By the executed address: D-cache to PoU, I-cache invalidated. */
+		caches_clean_inval_pou(lo, hi);
+	}
+	/*
+	 * The writes (and caches_clean_inval_pou()'s dsb) before the release
+	 * of the waiting CPUs. Pairs with their atomic_read() loop above.
+	 */
+	smp_mb__before_atomic();
+	atomic_inc(&p->cpus);
+	return 0;
+}
+
+NOKPROBE_SYMBOL(rr_publish_cb);
+
+/*
+ * One stop_machine() for every module: every other CPU waits in the
+ * stopper, then executes an isb().
+ */
+static void rr_publish_stopped(void)
+{
+	struct rr_publish *p;
+	struct rr_module *m;
+	unsigned int n = 0, i, k;
+	int err;
+
+	list_for_each_entry(m, &rr_modules, node)
+		n++;
+	p = kzalloc(struct_size(p, a, n), GFP_KERNEL);
+	k = 0;
+	list_for_each_entry(m, &rr_modules, node) {
+		err = p ? rr_alias_map(&p->a[k++], m) : -ENOMEM;
+		for (i = 0; err && i < m->nfuncs; i++)
+			if (m->funcs[i].next.arena)
+				rr_skip(m, &m->funcs[i], err == -ENOMEM ?
+					"no memory to map its trampoline" :
+					"its trampoline is not in vmalloc'ed text");
+	}
+	if (!p)
+		return;
+	p->n = n;
+	atomic_set(&p->cpus, 0);
+	stop_machine(rr_publish_cb, p, cpu_online_mask);
+	for (k = 0; k < n; k++) {
+		if (!p->a[k].map)
+			continue;
+		rr_alias_unmap(&p->a[k]);
+		m = p->a[k].m;
+		for (i = 0; i < m->nfuncs; i++)
+			if (m->funcs[i].next.arena)
+				rr_published(m, &m->funcs[i]);
+	}
+	kfree(p);
 }
 
 /*
@@ -328,36 +479,25 @@ static void rr_patch_batch(struct rr_batch *b)
  * still headed there has already counted itself in add_pause_list()).
  * With stop_machine() both come with the patching: every other CPU enters
  * the stopper (IPI, context switch) and leaves it with an isb() after the
- * writes (aarch64_insn_patch_text_cb()). With single-word stores, two
+ * writes (rr_publish_cb()). With single-word stores, two
  * kick_all_cpus_sync() provide them.
  */
 static void rr_publish_all(void)
 {
-	struct rr_batch *b = NULL;
 	struct rr_module *m;
 	struct rr_func *f;
 	unsigned int i;
 
-	if (READ_ONCE(rr_stop_machine))
-		b = kmalloc(sizeof(*b), GFP_KERNEL);
-	if (b)
-		b->n = 0;
-	else
-		kick_all_cpus_sync();
+	if (READ_ONCE(rr_stop_machine)) {
+		rr_publish_stopped();
+		return;
+	}
+	kick_all_cpus_sync();
 	list_for_each_entry(m, &rr_modules, node) {
 		for (i = 0; i < m->nfuncs; i++) {
 			f = &m->funcs[i];
 			if (!f->next.arena)
 				continue;
-			if (b) {
-				b->mod[b->n] = m;
-				b->func[b->n] = f;
-				b->addr[b->n] = rr_call_word(f);
-				b->insn[b->n] = f->next_bl;
-				if (++b->n == RR_PATCH_BATCH)
-					rr_patch_batch(b);
-				continue;
-			}
 			/* One aligned BL -> BL store, allowed while CPUs run it. */
 			if (rr_ksyms.patch_text_nosync(rr_call_word(f), f->next_bl))
 				rr_skip(m, f, "patching the trampoline failed");
@@ -365,12 +505,7 @@ static void rr_publish_all(void)
 				rr_published(m, f);
 		}
 	}
-	if (b) {
-		rr_patch_batch(b);
-		kfree(b);
-	} else {
-		kick_all_cpus_sync();
-	}
+	kick_all_cpus_sync();
 }
 
 /* One polling step of @f's grace period. */
@@ -410,9 +545,6 @@ static void rr_advance(struct rr_module *m, struct rr_func *f)
 				    f->waited);
 	}
 }
-
-/* Where the mover's time goes (debugfs "mover"), under rr_lock. */
-struct rr_profile rr_profile;
 
 static void rr_tick(struct work_struct *work)
 {

@@ -57,6 +57,7 @@ struct rr_func {
 	u8 *pristine;		/* snapshot taken at MODULE_STATE_COMING */
 	size_t max_size;	/* rerand_copy_max_size() */
 	struct rr_copy cur;	/* what the trampoline calls */
+	u32 cur_bl;		/* the trampoline's `bl` to cur.body */
 	struct rr_copy old;	/* previous body, until its grace period ends */
 	struct rr_copy next;	/* built, not yet published (mover only) */
 	u32 next_bl;
@@ -88,6 +89,9 @@ struct rr_module {
 	unsigned long skipped;
 	unsigned long tamper;		/* incidents, guard.c */
 	unsigned int watched;		/* trampolines watched now */
+	/* guard.c: every trampoline as it must read now, [lo, hi) */
+	unsigned long tramp_lo, tramp_hi;
+	u8 *tramp_image;
 	unsigned int distinct;		/* trampolines ever watched */
 };
 
@@ -147,6 +151,10 @@ struct rr_profile {
 	u64 built;		/* copies built (and, unless skipped, published) */
 	u64 ns_advance;		/* grace periods, freeing old copies */
 	u64 ns_prepare;		/* allocating, building, protecting copies */
+	u64 ns_alloc;		/*   of which: the arena at a random address */
+	u64 ns_build;		/*   of which: copying and relocating bodies */
+	u64 ns_protect;		/*   of which: caches, read-only, executable */
+	u64 ns_free;		/* of ns_advance: freeing drained arenas */
 	u64 ns_guard;		/* the trampoline integrity check */
 	u64 ns_publish;		/* CPU synchronisation and retargeting */
 };
@@ -168,6 +176,8 @@ void rr_guard_exit(void);
 void rr_guard_check(void);
 void rr_guard_forget(struct rr_module *m);
 void rr_guard_added(void);
+int rr_guard_image(struct rr_module *m);
+void rr_guard_retargeted(struct rr_module *m, const struct rr_func *f);
 bool rr_guard_intact(const struct rr_func *f);
 void rr_guard_show(struct seq_file *sf);
 
