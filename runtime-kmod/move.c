@@ -462,9 +462,17 @@ static void rr_publish_stopped(void)
 			continue;
 		rr_alias_unmap(&p->a[k]);
 		m = p->a[k].m;
-		for (i = 0; i < m->nfuncs; i++)
-			if (m->funcs[i].next.arena)
-				rr_published(m, &m->funcs[i]);
+		for (i = 0; i < m->nfuncs; i++) {
+			struct rr_func *f = &m->funcs[i];
+
+			if (!f->next.arena)
+				continue;
+			/* What the trampoline calls now, whatever happened. */
+			if (le32_to_cpu(*(__le32 *)rr_call_word(f)) == f->next_bl)
+				rr_published(m, f);
+			else
+				rr_skip(m, f, "patching the trampoline failed");
+		}
 	}
 	kfree(p);
 }
