@@ -2,7 +2,7 @@
 //! input files (possibly inside `@response` files), where the output goes,
 //! and whether this is a relocatable (`-r`) link. The rewritten command line
 //! is the original with some input paths substituted.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// GNU ld options that take their value as the next word.
 const TAKES_VALUE: &[&str] = &[
@@ -164,16 +164,16 @@ impl LdArgs {
     }
 
     /// The command line with inputs substituted by `subst`; response files
-    /// holding a substituted input are rewritten into `tmpdir`.
+    /// holding a substituted input are rewritten: `save` stores the new
+    /// text and says where.
     pub fn substituted(
         &self,
         subst: &dyn Fn(&str) -> Option<PathBuf>,
-        tmpdir: &Path,
+        save: &mut dyn FnMut(&str) -> std::io::Result<PathBuf>,
     ) -> std::io::Result<Vec<String>> {
-        let mut n = 0;
         let mut out = Vec::new();
         for w in &self.words {
-            out.push(render(w, subst, tmpdir, &mut n)?);
+            out.push(render(w, subst, save)?);
         }
         Ok(out)
     }
@@ -182,8 +182,7 @@ impl LdArgs {
 fn render(
     w: &Word,
     subst: &dyn Fn(&str) -> Option<PathBuf>,
-    tmpdir: &Path,
-    n: &mut u32,
+    save: &mut dyn FnMut(&str) -> std::io::Result<PathBuf>,
 ) -> std::io::Result<String> {
     Ok(match w {
         Word::Verbatim(s) => s.clone(),
@@ -195,7 +194,7 @@ fn render(
             let mut changed = false;
             let mut inner = Vec::new();
             for iw in words {
-                let r = render(iw, subst, tmpdir, n)?;
+                let r = render(iw, subst, save)?;
                 let orig = match iw {
                     Word::Verbatim(s) | Word::Input(s) => s.clone(),
                     Word::Response { arg, .. } => arg.clone(),
@@ -206,10 +205,8 @@ fn render(
             if !changed {
                 arg.clone()
             } else {
-                *n += 1;
-                let path = tmpdir.join(format!("response-{n}.txt"));
                 let text: Vec<String> = inner.iter().map(|s| quote_response(s)).collect();
-                std::fs::write(&path, text.join("\n") + "\n")?;
+                let path = save(&(text.join("\n") + "\n"))?;
                 format!("@{}", path.to_string_lossy())
             }
         }
@@ -305,8 +302,13 @@ mod tests {
         std::fs::write(&rsp, "a.o b\\ c.o\n").unwrap();
         let a = LdArgs::parse(&s(&["-r", "-o", "foo.o", &format!("@{}", rsp.display())]));
         assert_eq!(a.inputs(), ["a.o", "b c.o"]);
+        let saved = dir.join("response-1.txt");
+        let mut save = |text: &str| std::fs::write(&saved, text).map(|()| saved.clone());
         let out = a
-            .substituted(&|p| (p == "b c.o").then(|| PathBuf::from("/t/x y.o")), &dir)
+            .substituted(
+                &|p| (p == "b c.o").then(|| PathBuf::from("/t/x y.o")),
+                &mut save,
+            )
             .unwrap();
         assert!(out[3].starts_with('@'));
         let text = std::fs::read_to_string(&out[3][1..]).unwrap();

@@ -6,7 +6,9 @@
 //!   the table of `relocator::abi` emitted.
 //! - [`special`]: the one table of special sections and what they mean.
 //! - [`dwarf`]: just enough DWARF to see which functions take stack arguments.
-//! - [`trampoline`]: the 112-byte trampoline of docs/DESIGN.md, encoded.
+//! - [`rawrela`]: `.rela.debug_*` carried through as raw bytes.
+//! - [`trampoline`]: the 64-byte trampoline of docs/DESIGN.md, encoded.
+//! - [`scratch`]: where rewritten objects wait for the real linker.
 //! - [`report`]: the `--report` JSON and the verbose summary.
 //! - [`diag`]: problems with file/section/symbol/offset context.
 pub mod diag;
@@ -16,5 +18,6 @@ pub mod options;
 pub mod rawrela;
 pub mod report;
 pub mod rewrite;
+pub mod scratch;
 pub mod special;
 pub mod trampoline;

@@ -9,27 +9,29 @@
 //! 4. read rerand-ld's own options from `RERAND_LD_FLAGS`/`RERAND_VERBOSE`;
 //! 5. map every input and decide from its headers whether it passes
 //!    through (not aarch64 ELF, already processed, no code); rewrite the
-//!    others (one thread per CPU) into a temporary directory next to the
-//!    output (inputs are never modified), collecting every problem of
-//!    every input and failing once;
+//!    others (one thread per CPU) into in-memory files (`scratch.rs`;
+//!    inputs are never modified), collecting every problem of every input
+//!    and failing once;
 //! 6. write the report;
-//! 7. run the real linker with the same arguments, rewritten inputs
-//!    substituted, and exit with its status; the temporary directory goes.
-//!    When nothing was rewritten, exec the real linker as is (no temporary
-//!    directory is ever made).
+//! 7. exec the real linker with the same arguments, rewritten inputs
+//!    substituted (as `/proc/self/fd/N`, which it inherits). When nothing
+//!    was rewritten, exec it as is. Only where the rewritten inputs had to
+//!    go to a temporary directory does rerand-ld wait for the linker,
+//!    remove the directory and exit with the linker's status.
 use object::write::StreamingBuffer;
 use rerand_ld::diag::Problems;
 use rerand_ld::ldargs::LdArgs;
 use rerand_ld::options::Config;
 use rerand_ld::report::{ObjectReport, Report};
 use rerand_ld::rewrite::{self, Input, Outcome, Plan};
+use rerand_ld::scratch::Scratch;
 use std::collections::{HashMap, HashSet};
 use std::io::BufWriter;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -76,7 +78,7 @@ fn run(args: &[String]) -> Result<i32, String> {
             inputs.push((k, input));
         }
     }
-    let tmp = LazyTempDir::next_to(ld.output.as_deref());
+    let scratch = Scratch::new(ld.output.as_deref());
     // Deciding is cheap (a mapped file's headers) and settles every input
     // of a final `.ko` link, so it is done here; only the inputs left to
     // rewrite are shared among threads, and a single one gets none.
@@ -95,7 +97,7 @@ fn run(args: &[String]) -> Result<i32, String> {
     let rewritten = parallel_map(to_rewrite.len(), |j| {
         let (i, data) = &to_rewrite[j];
         let (k, input) = &inputs[*i];
-        process(*k, input, data, &cfg, &tmp)
+        process(*k, input, data, &cfg, &scratch)
     });
     for ((i, _), d) in to_rewrite.iter().zip(rewritten) {
         done[*i] = Some(d);
@@ -106,6 +108,8 @@ fn run(args: &[String]) -> Result<i32, String> {
     let mut problems = Problems::default();
     let mut report = Report::default();
     let mut substitutes: HashMap<String, PathBuf> = HashMap::new();
+    // Open until the real linker runs: a memfd lives as long as its fd.
+    let mut open = Vec::new();
     for ((_, input), d) in inputs.iter().zip(done) {
         match d? {
             Done::Unreadable => {} // ld reports missing inputs itself
@@ -125,12 +129,17 @@ fn run(args: &[String]) -> Result<i32, String> {
                     report.add(r);
                 }
             }
-            Done::Rewritten { report: r, path } => {
+            Done::Rewritten {
+                report: r,
+                path,
+                file,
+            } => {
                 if cfg.verbose {
                     eprintln!("rerand-ld: {}", r.summary());
                 }
                 report.add(r);
                 substitutes.insert(input.clone(), path);
+                open.push(file);
             }
         }
     }
@@ -144,22 +153,32 @@ fn run(args: &[String]) -> Result<i32, String> {
             .map_err(|e| format!("rerand-ld: cannot write report {path}: {e}"))?;
     }
     // 7.
-    let Some(dir) = tmp.created() else {
+    if !scratch.used() {
         // Nothing rewritten: the real linker takes over this process.
         let err = Command::new(&real_ld).args(args).exec();
         return Err(format!(
             "rerand-ld: cannot run {}: {err}",
             real_ld.display()
         ));
-    };
+    }
     let new_args = ld
-        .substituted(&|p| substitutes.get(p).cloned(), dir)
+        .substituted(&|p| substitutes.get(p).cloned(), &mut |text| {
+            scratch.save_response(text, &mut open)
+        })
         .map_err(|e| format!("rerand-ld: cannot write response file: {e}"))?;
+    if scratch.can_exec() {
+        let err = Command::new(&real_ld).args(&new_args).exec();
+        return Err(format!(
+            "rerand-ld: cannot run {}: {err}",
+            real_ld.display()
+        ));
+    }
     let status = Command::new(&real_ld)
         .args(&new_args)
         .status()
         .map_err(|e| format!("rerand-ld: cannot run {}: {e}", real_ld.display()))?;
-    drop(tmp);
+    drop(open);
+    drop(scratch);
     Ok(status.code().unwrap_or(1))
 }
 
@@ -175,10 +194,11 @@ enum Done {
         warn: bool,
         report: ObjectReport,
     },
-    /// Rewritten into `path`, in the temporary directory.
+    /// Rewritten into `file`, which the real linker opens as `path`.
     Rewritten {
         report: ObjectReport,
         path: PathBuf,
+        file: std::fs::File,
     },
 }
 
@@ -189,7 +209,7 @@ fn process(
     input: &str,
     data: &[u8],
     cfg: &Config,
-    tmp: &LazyTempDir,
+    scratch: &Scratch,
 ) -> Result<Done, String> {
     let r = match rewrite::plan(input, data, cfg) {
         Err(p) => return Ok(Done::Failed(p)),
@@ -200,17 +220,21 @@ fn process(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "input.o".into());
-    let path = tmp.get()?.join(format!("{k}-{base}"));
-    let cannot = |e: std::io::Error| format!("rerand-ld: cannot write {}: {e}", path.display());
+    let out = scratch.create(&format!("{k}-{base}"))?;
+    let cannot = |e: std::io::Error| format!("rerand-ld: cannot write {}: {e}", out.path.display());
     // Serialized straight into the file: no copy of the object in memory.
-    let file = std::fs::File::create(&path).map_err(cannot)?;
-    let mut out = StreamingBuffer::new(BufWriter::with_capacity(1 << 16, file));
-    let report = match r.write(&mut out) {
+    let mut buf = StreamingBuffer::new(BufWriter::with_capacity(1 << 16, &out.file));
+    let report = match r.write(&mut buf) {
         Ok(report) => report,
         Err(p) => return Ok(Done::Failed(p)),
     };
-    out.flush().map_err(cannot)?;
-    Ok(Done::Rewritten { report, path })
+    buf.flush().map_err(cannot)?;
+    drop(buf);
+    Ok(Done::Rewritten {
+        report,
+        path: out.path,
+        file: out.file,
+    })
 }
 
 fn passed(o: Outcome) -> Done {
@@ -236,14 +260,7 @@ fn passed(o: Outcome) -> Done {
 
 /// `f(0..n)`, on up to one thread per CPU, results in order.
 fn parallel_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    // available_parallelism() reads cgroup files: not for a single item.
-    let workers = if n <= 1 {
-        n
-    } else {
-        std::thread::available_parallelism()
-            .map_or(1, |p| p.get())
-            .min(n)
-    };
+    let workers = if n <= 1 { n } else { cpus().min(n) };
     if workers <= 1 {
         return (0..n).map(f).collect();
     }
@@ -269,6 +286,20 @@ fn parallel_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
                 .expect("every slot filled")
         })
         .collect()
+}
+
+/// CPUs this process may run on. Not available_parallelism(), which also
+/// reads cgroup files: a tenth of a millisecond, per link.
+fn cpus() -> usize {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; the kernel fills it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a writable cpu_set_t of the size passed.
+    let ok = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) } == 0;
+    if !ok {
+        return 1;
+    }
+    // SAFETY: `set` was filled by sched_getaffinity().
+    (unsafe { libc::CPU_COUNT(&set) } as usize).max(1)
 }
 
 /// The real linker; never this program.
@@ -313,67 +344,4 @@ fn search_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-}
-
-/// The temporary directory, created by the first input that needs it:
-/// a link where nothing is rewritten creates none.
-struct LazyTempDir {
-    output: Option<String>,
-    dir: OnceLock<Result<TempDir, String>>,
-}
-
-impl LazyTempDir {
-    fn next_to(output: Option<&str>) -> Self {
-        LazyTempDir {
-            output: output.map(str::to_string),
-            dir: OnceLock::new(),
-        }
-    }
-    fn get(&self) -> Result<&Path, String> {
-        match self
-            .dir
-            .get_or_init(|| TempDir::next_to(self.output.as_deref()))
-        {
-            Ok(t) => Ok(&t.path),
-            Err(e) => Err(e.clone()),
-        }
-    }
-    /// The directory, if it was created.
-    fn created(&self) -> Option<&Path> {
-        match self.dir.get() {
-            Some(Ok(t)) => Some(&t.path),
-            _ => None,
-        }
-    }
-}
-
-/// A directory next to the link output, removed on drop.
-struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    fn next_to(output: Option<&str>) -> Result<Self, String> {
-        let dir = output
-            .and_then(|o| Path::new(o).parent())
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = dir.join(format!(".rerand-ld.{}.{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path)
-            .map_err(|e| format!("rerand-ld: cannot create {}: {e}", path.display()))?;
-        Ok(TempDir { path })
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::env::var_os("RERAND_KEEP_TEMPS").is_none() {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
 }

@@ -309,6 +309,49 @@ fn rewrite_and_run_under_qemu() {
         })
         .collect();
     assert!(leftovers.is_empty(), "temp dir not cleaned");
+    // Kbuild passes the objects in a response file; rerand-ld rewrites it
+    // too. In memory (the default) and with RERAND_KEEP_TEMPS (files next
+    // to the output, kept) the real linker writes the same bytes.
+    let rsp = d.join("funcs.mod");
+    std::fs::write(&rsp, format!("{}\n", obj.display())).unwrap();
+    let via = |name: &str, keep: bool| {
+        let out = d.join(name);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rerand-ld"));
+        cmd.env("RERAND_REAL_LD", "aarch64-linux-gnu-ld")
+            .env_remove("RERAND_KEEP_TEMPS")
+            .args(["-r", "-o"])
+            .arg(&out)
+            .arg(format!("@{}", rsp.display()));
+        if keep {
+            cmd.env("RERAND_KEEP_TEMPS", "1");
+        }
+        run(&mut cmd);
+        std::fs::read(&out).unwrap()
+    };
+    let in_memory = via("funcs.mem.o", false);
+    assert_eq!(in_memory, std::fs::read(&rr).unwrap(), "response file");
+    assert_eq!(via("funcs.kept.o", true), in_memory, "RERAND_KEEP_TEMPS");
+    let kept: Vec<PathBuf> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".rerand-ld")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "one kept directory: {kept:?}");
+    let names: Vec<String> = std::fs::read_dir(&kept[0])
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.ends_with("funcs.o"))
+            && names.iter().any(|n| n.starts_with("response-")),
+        "kept: {names:?}"
+    );
+    std::fs::remove_dir_all(&kept[0]).unwrap();
     // Nothing to rewrite (the final .ko link: its input already processed):
     // decided from the section headers, the real ld runs as is.
     let again = d.join("funcs.again.o");
