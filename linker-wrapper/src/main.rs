@@ -94,6 +94,8 @@ fn run(args: &[String]) -> Result<i32, String> {
             }
         }
     }
+    // Largest first, so that the longest rewrite starts at once.
+    to_rewrite.sort_by_key(|(_, data)| std::cmp::Reverse(data.len()));
     let rewritten = parallel_map(to_rewrite.len(), |j| {
         let (i, data) = &to_rewrite[j];
         let (k, input) = &inputs[*i];

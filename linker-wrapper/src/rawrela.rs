@@ -148,14 +148,26 @@ impl Entry {
 }
 
 pub fn entries(d: &[u8]) -> impl Iterator<Item = Entry> + '_ {
-    d.chunks_exact(ENTRY).map(|e| {
-        let word = |k: usize| u64::from_le_bytes(e[k..k + 8].try_into().unwrap());
-        Entry {
-            offset: word(0),
-            sym: (word(8) >> 32) as u32,
-            addend: word(16) as i64,
-        }
-    })
+    d.chunks_exact(ENTRY).map(decode)
+}
+
+/// How many entries `d` holds.
+pub fn count(d: &[u8]) -> usize {
+    d.len() / ENTRY
+}
+
+/// Entry `k` of `d` (`k < count(d)`).
+pub fn entry(d: &[u8], k: usize) -> Entry {
+    decode(&d[k * ENTRY..(k + 1) * ENTRY])
+}
+
+fn decode(e: &[u8]) -> Entry {
+    let word = |k: usize| u64::from_le_bytes(e[k..k + 8].try_into().unwrap());
+    Entry {
+        offset: word(0),
+        sym: (word(8) >> 32) as u32,
+        addend: word(16) as i64,
+    }
 }
 
 /// The raw sections' bytes for the output: each symbol passed through

@@ -679,53 +679,92 @@ fn apply_dwarf(b: &Builder, raw: &[SectionId], funcs: &mut [Func], cfg: &Config)
                     // The relocations of .debug_info by offset; at one
                     // offset the last one counts. Symbols are looked up only
                     // for the few attributes the DWARF reader decodes.
-                    // (offset, Builder index of the symbol, addend), from
-                    // parsed or raw (rawrela) relocation sections.
-                    let mut rels: Vec<(u64, Option<usize>, i64)> = Vec::new();
-                    for rs in &b.sections {
-                        if rs.sh_info_section != Some(i.id()) {
-                            continue;
-                        }
-                        match &rs.data {
-                            SectionData::Relocation(r) => rels
-                                .extend(r.iter().map(|r| {
-                                    (r.r_offset, r.symbol.map(|s| s.index()), r.r_addend)
-                                })),
-                            SectionData::Data(d) if raw.contains(&rs.id()) => rels.extend(
-                                rawrela::entries(d).map(|e| (e.offset, e.symbol(), e.addend)),
-                            ),
-                            _ => {}
-                        }
-                    }
-                    if !rels.is_sorted_by_key(|r| r.0) {
-                        rels.sort_by_key(|r| r.0); // stable
-                    }
+                    let targets: Vec<&object::build::elf::Section> = b
+                        .sections
+                        .iter()
+                        .filter(|rs| rs.sh_info_section == Some(i.id()))
+                        .collect();
                     // Builder index -> id (dense: nothing is deleted yet).
                     let ids: Vec<SymbolId> = b.symbols.into_iter().map(|s| s.id()).collect();
-                    let lookup = |at: u64| {
-                        let k = rels.partition_point(|r| r.0 <= at).checked_sub(1)?;
-                        let (off, sym, addend) = rels[k];
-                        if off != at {
-                            return None;
+                    let value = |sym: Option<usize>, addend: i64| match sym.and_then(|k| ids.get(k))
+                    {
+                        Some(&sid) => {
+                            let sym = b.symbols.get(sid);
+                            (
+                                sym.section.map(|x| x.index()),
+                                (sym.st_value as i64).wrapping_add(addend),
+                            )
                         }
-                        Some(match sym.and_then(|k| ids.get(k)) {
-                            Some(&sid) => {
-                                let sym = b.symbols.get(sid);
-                                (
-                                    sym.section.map(|x| x.index()),
-                                    (sym.st_value as i64).wrapping_add(addend),
-                                )
-                            }
-                            None => (None, addend),
-                        })
+                        None => (None, addend),
                     };
                     let wanted: HashSet<usize> = funcs
                         .iter()
                         .filter(|f| f.excluded.is_none())
                         .map(|f| f.section.index())
                         .collect();
-                    dwarf::function_verdicts(id, ad, &lookup, &|sec| wanted.contains(&sec))
-                        .map_err(|e| format!("unreadable DWARF ({e})"))
+                    let wanted = |sec| wanted.contains(&sec);
+                    // The usual case, searched in place: one raw (rawrela)
+                    // section, in offset order as assemblers write it. A
+                    // third of the DWARF pass of a large object went into
+                    // copying and sorting it.
+                    let in_place = match targets.as_slice() {
+                        [rs] if raw.contains(&rs.id()) => match &rs.data {
+                            SectionData::Data(d) => {
+                                let n = rawrela::count(d);
+                                let sorted = (1..n).all(|k| {
+                                    rawrela::entry(d, k - 1).offset <= rawrela::entry(d, k).offset
+                                });
+                                sorted.then_some(d)
+                            }
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    if let Some(d) = in_place {
+                        let d: &[u8] = d;
+                        let n = rawrela::count(d);
+                        let lookup = |at: u64| {
+                            // The last entry at or before `at`.
+                            let (mut lo, mut hi) = (0, n);
+                            while lo < hi {
+                                let mid = (lo + hi) / 2;
+                                if rawrela::entry(d, mid).offset <= at {
+                                    lo = mid + 1;
+                                } else {
+                                    hi = mid;
+                                }
+                            }
+                            let e = rawrela::entry(d, lo.checked_sub(1)?);
+                            (e.offset == at).then(|| value(e.symbol(), e.addend))
+                        };
+                        dwarf::function_verdicts(id, ad, &lookup, &wanted)
+                            .map_err(|e| format!("unreadable DWARF ({e})"))
+                    } else {
+                        // (offset, Builder index of the symbol, addend), from
+                        // parsed or raw (rawrela) relocation sections.
+                        let mut rels: Vec<(u64, Option<usize>, i64)> = Vec::new();
+                        for rs in &targets {
+                            match &rs.data {
+                                SectionData::Relocation(r) => rels.extend(r.iter().map(|r| {
+                                    (r.r_offset, r.symbol.map(|s| s.index()), r.r_addend)
+                                })),
+                                SectionData::Data(d) if raw.contains(&rs.id()) => rels.extend(
+                                    rawrela::entries(d).map(|e| (e.offset, e.symbol(), e.addend)),
+                                ),
+                                _ => {}
+                            }
+                        }
+                        if !rels.is_sorted_by_key(|r| r.0) {
+                            rels.sort_by_key(|r| r.0); // stable
+                        }
+                        let lookup = |at: u64| {
+                            let k = rels.partition_point(|r| r.0 <= at).checked_sub(1)?;
+                            let (off, sym, addend) = rels[k];
+                            (off == at).then(|| value(sym, addend))
+                        };
+                        dwarf::function_verdicts(id, ad, &lookup, &wanted)
+                            .map_err(|e| format!("unreadable DWARF ({e})"))
+                    }
                 }
                 _ => Err("compressed DWARF not supported".to_string()),
             }
