@@ -73,20 +73,34 @@ void rr_mover_reschedule(void)
 	mutex_unlock(&rr_lock);
 }
 
-/* Drops @c; its arena goes with the last copy in it. Under rr_lock. */
-void rr_free_copy(struct rr_copy *c)
+/* Drops @c; returns its arena if @c was the last copy in it. */
+static struct rr_arena *rr_drop_copy(struct rr_copy *c)
 {
 	struct rr_arena *arena = c->arena;
-	u64 t0;
 
 	memset(c, 0, sizeof(*c));
 	if (!arena || --arena->users)
-		return;
-	t0 = ktime_get_ns();
+		return NULL;
+	return arena;
+}
+
+static void rr_free_arena(struct rr_arena *arena)
+{
 	/* Process context: VM_FLUSH_RESET_PERMS makes vfree() sleep. */
 	vfree(arena->area);
 	kfree(arena);
-	rr_profile.ns_free += ktime_get_ns() - t0;
+}
+
+/*
+ * Drops @c; its arena goes with the last copy in it. Under rr_lock, or
+ * for a module no longer on rr_modules.
+ */
+void rr_free_copy(struct rr_copy *c)
+{
+	struct rr_arena *arena = rr_drop_copy(c);
+
+	if (arena)
+		rr_free_arena(arena);
 }
 
 /*
@@ -519,6 +533,9 @@ static void rr_publish_all(void)
 /* One polling step of @f's grace period. */
 static void rr_advance(struct rr_module *m, struct rr_func *f)
 {
+	struct rr_arena *arena;
+	u64 t0;
+
 	switch (f->state) {
 	case RR_IDLE:
 		return;
@@ -533,7 +550,12 @@ static void rr_advance(struct rr_module *m, struct rr_func *f)
 	case RR_WAIT_OLD:
 		if (!rr_idx_quiet(f, f->old_idx))
 			break;
-		rr_free_copy(&f->old);
+		arena = rr_drop_copy(&f->old);
+		if (arena) {
+			t0 = ktime_get_ns();
+			rr_free_arena(arena);
+			rr_profile.ns_free += ktime_get_ns() - t0;
+		}
 		if (f->pinned)
 			pr_info_ratelimited("%s: %ps drained after %u periods\n",
 					    m->mod->name,
