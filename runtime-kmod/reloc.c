@@ -102,7 +102,8 @@ static const struct rtype rtypes[] = {
 /*
  * Binary search: rtypes[] is sorted by number (c_vectors.rs asks for every
  * type from 0 to 320, so a row out of order fails the test). Every copy
- * looks up each of its relocations: a linear scan was a fifth of a move.
+ * looks up each of its relocations: with a linear scan and out-of-line
+ * field access that was a quarter of a move (bench/REPORT.md, 3).
  */
 static __always_inline const struct rtype *lookup(u32 type)
 {
