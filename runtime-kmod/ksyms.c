@@ -10,7 +10,8 @@
  *
  * Checked against Linux 6.1 (Debian 6.1.0-56-arm64 Module.symvers): none of
  * the functions below is exported; caches_clean_inval_pou(),
- * kick_all_cpus_sync() and vfree() are, and are called directly.
+ * kick_all_cpus_sync(), stop_machine(), vmalloc_to_page(), vmap(), vunmap()
+ * and vfree() are, and are called directly.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -38,9 +39,10 @@ static const struct {
 	 * with VM_FLUSH_RESET_PERMS, so vfree() restores the linear map.
 	 */
 	/*
-	 * Retarget the trampolines' `bl`s through the text-patching alias:
-	 * one word at a time while other CPUs run (stop_machine=0), or a
-	 * batch under stop_machine() (stop_machine=1, see move.c).
+	 * Write one trampoline word through the text-patching alias: the
+	 * mover's `bl` while other CPUs run (stop_machine=0; under
+	 * stop_machine() the mover writes through its own alias, move.c),
+	 * and the guard's repairs (the latter under stop_machine()).
 	 */
 	{ "aarch64_insn_patch_text_nosync",
 	  (void **)&rr_ksyms.patch_text_nosync },
