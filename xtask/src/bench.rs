@@ -846,7 +846,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
 
     // 2-5. The VM runs: three under -icount at once (instruction counts do
     // not depend on the host), then one in real time alone.
-    let (reps_w, samples, call_reps) = if quick { (1, 15, 1) } else { (3, 40, 3) };
+    let (reps_w, samples, call_reps) = if quick { (1, 15, 1) } else { (5, 40, 3) };
     let common = format!(
         "CALL_REPS={call_reps}\nITER=200000\nMOVE_ITER={}\nMIB=8\nBLOCKS=\"4 64\"\nPERIODS=\"100 10 5 2 1\"\nREPS={reps_w}\nENTROPY_PERIOD=10\nSAMPLES={samples}\nSAMPLE_GAP=0.05\n",
         if quick { 4000000 } else { 10000000 }
