@@ -39,8 +39,9 @@ pub fn source_tree() -> Result<PathBuf> {
 /// `dkms add` + `dkms build` in private trees under .cache (the system's
 /// /var/lib/dkms is left alone), cross-compiling for the bench kernel.
 pub fn check_build(bench: &Bench) -> Result<()> {
+    // Installed by env::ensure() with the bench's other packages.
     if !have_command("dkms") {
-        crate::env::install_packages(&["dkms"])?;
+        bail!("dkms is not installed; `cargo xtask env` installs it (as root)");
     }
     let src = source_tree()?;
     let trees = cache_dir().join("dkms-trees");

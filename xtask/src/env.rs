@@ -2,30 +2,58 @@
 //! packages, downloads Debian's current arm64 6.1 kernel, its headers, the
 //! matching kbuild and busybox, and keeps them under `.cache/bench/<version>`
 //! so that a second run costs seconds.
+//!
+//! The order matters on a fresh machine: the arm64 architecture is added
+//! first, the package lists are updated once (so they know arm64), and every
+//! missing package is installed in one `apt-get install`.
 
 use crate::bail;
-use crate::util::{cache_dir, have_command, output, root, run, step, Error, Result};
+use crate::util::{cache_dir, output, root, run, step, timed, Error, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Host commands the bench needs, with the Debian package that provides each.
-const HOST_TOOLS: &[(&str, &str)] = &[
-    ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
-    ("aarch64-linux-gnu-ld", "binutils-aarch64-linux-gnu"),
-    ("qemu-system-aarch64", "qemu-system-arm"),
-    ("qemu-aarch64", "qemu-user"),
-    ("cpio", "cpio"),
-    ("xz", "xz-utils"),
-    ("bc", "bc"),
-    ("flex", "flex"),
-    ("bison", "bison"),
+/// Every Debian package the project installs, each with what needs it. They
+/// are checked as packages (`dpkg-query`), not as commands on PATH: headers
+/// and firmware files are not commands. `--no-install-recommends` is used,
+/// so anything only recommended must be listed here.
+pub const PACKAGES: &[(&str, &str)] = &[
+    (
+        "gcc-aarch64-linux-gnu",
+        "cross-compiling the modules and the e2e fixtures",
+    ),
+    (
+        "binutils-aarch64-linux-gnu",
+        "the real linker behind rerand-ld; the GNU ld oracle",
+    ),
+    (
+        "libc6-dev-arm64-cross",
+        "the e2e fixtures' C library headers (stdint.h)",
+    ),
+    (
+        "qemu-system-arm",
+        "the VM (qemu-system-aarch64; booted with -nic none, so no ROMs)",
+    ),
+    (
+        "qemu-user",
+        "running rewritten fixtures (qemu-aarch64) in the e2e tests",
+    ),
+    ("cpio", "the VM's initramfs"),
+    (
+        "xz-utils",
+        "linux-source-6.1's tarball and Debian's .ko.xz modules",
+    ),
     // `cargo xtask kernel`: the kernel's host programs (fixdep, kconfig,
     // kallsyms, sorttable) and the build itself. A tinyconfig arm64 build
     // needs neither libssl-dev (no module signing) nor libelf-dev (no
     // objtool or BTF).
-    ("gcc", "gcc"),
-    ("make", "make"),
+    ("bc", "the in-tree kernel build"),
+    ("flex", "the in-tree kernel build (kconfig)"),
+    ("bison", "the in-tree kernel build (kconfig)"),
+    ("gcc", "the kernel's host programs"),
+    ("make", "Kbuild"),
+    ("perl", "checkpatch.pl"),
+    ("dkms", "the dkms build row"),
 ];
 
 /// Everything a build or a VM run needs to know about the bench.
@@ -58,152 +86,224 @@ impl Bench {
     }
 }
 
-fn apt_get(args: &[&str], what: &str) -> Result<()> {
+fn apt_get(args: &[&str], what: &str) -> Result<String> {
     let mut cmd = Command::new("apt-get");
     cmd.env("DEBIAN_FRONTEND", "noninteractive").args(args);
-    output(&mut cmd, what).map(|_| ())
+    output(&mut cmd, what)
 }
 
-fn ensure_root_for(what: &str) -> Result<()> {
-    let uid = output(Command::new("id").arg("-u"), "id -u")?;
-    if uid.trim() != "0" {
+fn is_root() -> bool {
+    output(Command::new("id").arg("-u"), "id -u").is_ok_and(|u| u.trim() == "0")
+}
+
+/// The packages of `pkgs` that dpkg does not have installed ("ii": wanted
+/// and installed), from one `dpkg-query` (which exits 1 when it knows of
+/// some package nothing at all, and still prints the others).
+fn not_installed<'a>(pkgs: &[&'a str]) -> Vec<&'a str> {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f", "${Package} ${db:Status-Abbrev}\n"])
+        .args(pkgs)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let ok: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, status)| status.starts_with("ii"))
+        .map(|(pkg, _)| pkg)
+        .collect();
+    pkgs.iter().copied().filter(|p| !ok.contains(p)).collect()
+}
+
+fn has_arm64_architecture() -> bool {
+    output(
+        Command::new("dpkg").arg("--print-foreign-architectures"),
+        "dpkg --print-foreign-architectures",
+    )
+    .is_ok_and(|a| a.lines().any(|a| a.trim() == "arm64"))
+}
+
+/// Whether the package lists know arm64 packages (they do only after an
+/// `apt-get update` that followed `dpkg --add-architecture arm64`).
+fn arm64_lists_known() -> bool {
+    Command::new("apt-cache")
+        .args(["show", "--no-all-versions", "linux-headers-arm64:arm64"])
+        .output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+}
+
+/// What `apt-get install` would download for `pkgs`, in bytes (from
+/// `--print-uris`: one `'uri' file size hash` line per archive).
+fn install_download_size(pkgs: &[&str]) -> Option<u64> {
+    let mut args = vec![
+        "install",
+        "-y",
+        "-q",
+        "--no-install-recommends",
+        "--print-uris",
+    ];
+    args.extend(pkgs);
+    let out = apt_get(&args, "apt-get install --print-uris").ok()?;
+    Some(
+        out.lines()
+            .filter(|l| l.starts_with('\''))
+            .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok())
+            .sum(),
+    )
+}
+
+pub fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// Adds the arm64 architecture, updates the lists and installs every
+/// missing package of [`PACKAGES`], in that order and each at most once.
+fn ensure_packages() -> Result<()> {
+    let all: Vec<&str> = PACKAGES.iter().map(|(pkg, _)| *pkg).collect();
+    let missing = not_installed(&all);
+    let add_arch = !has_arm64_architecture();
+    let update = add_arch || !missing.is_empty() || !arm64_lists_known();
+    if !update {
+        return Ok(());
+    }
+    if !is_root() {
+        let mut todo = Vec::new();
+        let mut commands = Vec::new();
+        if add_arch {
+            todo.push("add the arm64 dpkg architecture".to_string());
+            commands.push("dpkg --add-architecture arm64".to_string());
+        }
+        todo.push("update the package lists".into());
+        commands.push("apt-get update".into());
+        if !missing.is_empty() {
+            todo.push(format!("install {}", missing.join(" ")));
+            commands.push(format!(
+                "apt-get install --no-install-recommends {}",
+                missing.join(" ")
+            ));
+        }
         bail!(
-            "{what} needs root (apt-get); run `sudo cargo xtask env` once, or install it yourself"
+            "the bench needs root once to {}: run `sudo cargo xtask env`, or yourself: `sudo sh -c '{}'`",
+            todo.join(", "),
+            commands.join(" && ")
+        );
+    }
+    if add_arch {
+        timed("adding the arm64 dpkg architecture", || {
+            output(
+                Command::new("dpkg").args(["--add-architecture", "arm64"]),
+                "dpkg --add-architecture arm64",
+            )
+        })?;
+    }
+    timed("apt-get update", || {
+        apt_get(
+            &["update", "-q"],
+            "apt-get update (check the network and the apt sources, then retry)",
+        )
+    })?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    for (pkg, why) in PACKAGES.iter().filter(|(p, _)| missing.contains(p)) {
+        step(&format!("  {pkg}: {why}"));
+    }
+    let size = install_download_size(&missing)
+        .map(|b| format!(", {} to download", megabytes(b)))
+        .unwrap_or_default();
+    timed(
+        &format!("installing {} Debian packages{size}", missing.len()),
+        || {
+            let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+            args.extend(missing.iter().copied());
+            apt_get(
+                &args,
+                &format!(
+                    "apt-get install {} (run it yourself to see why, then retry)",
+                    missing.join(" ")
+                ),
+            )
+        },
+    )?;
+    let still = not_installed(&missing);
+    if !still.is_empty() {
+        bail!(
+            "apt-get install finished but {} is still not installed: run `apt-get install {}` to see why",
+            still.join(" "),
+            still.join(" ")
         );
     }
     Ok(())
 }
 
-/// Makes sure arm64 is a dpkg architecture and the package lists know it.
-fn ensure_arm64_lists(updated: &mut bool) -> Result<()> {
-    let archs = output(
-        Command::new("dpkg").arg("--print-foreign-architectures"),
-        "dpkg --print-foreign-architectures",
-    )?;
-    if !archs.lines().any(|a| a.trim() == "arm64") {
-        ensure_root_for("adding the arm64 architecture")?;
-        step("adding the arm64 dpkg architecture");
-        output(
-            Command::new("dpkg").args(["--add-architecture", "arm64"]),
-            "dpkg --add-architecture arm64",
-        )?;
-        apt_update(updated)?;
-    }
-    Ok(())
-}
-
-fn apt_update(updated: &mut bool) -> Result<()> {
-    if !*updated {
-        ensure_root_for("updating the package lists")?;
-        step("apt-get update");
-        apt_get(
-            &["update"],
-            "apt-get update (check the network, then retry)",
-        )?;
-        *updated = true;
-    }
-    Ok(())
-}
-
-/// Installs Debian packages a test needs beyond the bench (e.g. dkms).
-pub fn install_packages(pkgs: &[&str]) -> Result<()> {
-    ensure_root_for(&format!("installing {}", pkgs.join(" ")))?;
-    let mut updated = false;
-    apt_update(&mut updated)?;
-    step(&format!("installing {}", pkgs.join(" ")));
-    let mut args = vec!["install", "-y", "--no-install-recommends"];
-    args.extend(pkgs);
-    apt_get(
-        &args,
-        &format!(
-            "apt-get install {} (install it, then retry)",
-            pkgs.join(" ")
-        ),
-    )
-}
-
-fn ensure_host_tools(updated: &mut bool) -> Result<()> {
-    let missing: Vec<&str> = HOST_TOOLS
-        .iter()
-        .filter(|(cmd, _)| !have_command(cmd))
-        .map(|(_, pkg)| *pkg)
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    ensure_root_for(&format!("installing {}", missing.join(" ")))?;
-    apt_update(updated)?;
-    step(&format!("installing {}", missing.join(" ")));
-    let mut args = vec!["install", "-y", "--no-install-recommends"];
-    args.extend(missing.iter().copied());
-    apt_get(
-        &args,
-        &format!(
-            "apt-get install {} (install these packages, then retry)",
-            missing.join(" ")
-        ),
-    )
-}
-
 /// The kernel ABI the `linux-headers-arm64` meta-package points at now.
-fn resolve_headers_package(updated: &mut bool) -> Result<String> {
-    for attempt in 0..2 {
-        let deps = Command::new("apt-cache")
-            .args(["depends", "linux-headers-arm64:arm64"])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        if let Some(pkg) = deps
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("Depends: "))
-            .map(|p| p.trim().trim_end_matches(":arm64").to_string())
-            .find(|p| p.starts_with("linux-headers-6.1.") && p.ends_with("-arm64"))
-        {
-            return Ok(pkg);
-        }
-        if attempt == 0 {
-            apt_update(updated)?;
-        }
+fn resolve_headers_package() -> Result<String> {
+    let deps = output(
+        Command::new("apt-cache").args(["depends", "linux-headers-arm64:arm64"]),
+        "apt-cache depends linux-headers-arm64:arm64",
+    )
+    .unwrap_or_default();
+    if let Some(pkg) = deps
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Depends: "))
+        .map(|p| p.trim().trim_end_matches(":arm64").to_string())
+        .find(|p| p.starts_with("linux-headers-6.1.") && p.ends_with("-arm64"))
+    {
+        return Ok(pkg);
     }
-    bail!("cannot resolve the arm64 kernel ABI from linux-headers-arm64:arm64; run `apt-get update` and check that Debian bookworm (with security updates) is in the apt sources")
+    bail!("cannot resolve the arm64 kernel ABI from linux-headers-arm64:arm64; run `sudo apt-get update` and check that Debian bookworm (with security updates) is in the apt sources")
 }
 
-fn package_version(pkg: &str) -> Result<String> {
+/// The version and download size of `spec` (`pkg[:arch][=version]`).
+fn package_info(spec: &str) -> Result<(String, u64)> {
     let show = output(
-        Command::new("apt-cache").args(["show", "--no-all-versions", pkg]),
-        &format!("apt-cache show {pkg}"),
+        Command::new("apt-cache").args(["show", "--no-all-versions", spec]),
+        &format!("apt-cache show {spec}"),
     )?;
-    show.lines()
-        .find_map(|l| l.strip_prefix("Version: "))
-        .map(|v| v.trim().to_string())
-        .ok_or_else(|| Error(format!("apt-cache show {pkg} printed no version")))
+    let field = |name: &str| {
+        show.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+    };
+    let version = field("Version: ")
+        .ok_or_else(|| Error(format!("apt-cache show {spec} printed no version")))?;
+    let size = field("Size: ").and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok((version, size))
 }
 
 fn download(debs: &Path, specs: &[String]) -> Result<()> {
     fs::create_dir_all(debs).map_err(|e| Error(format!("mkdir {}: {e}", debs.display())))?;
-    step(&format!("downloading {}", specs.join(" ")));
-    let mut cmd = Command::new("apt-get");
-    cmd.current_dir(debs).arg("download").args(specs);
-    output(
-        &mut cmd,
-        "downloading the kernel packages (check the network and `apt-get update`, then retry)",
+    let total: u64 = specs
+        .iter()
+        .filter_map(|s| package_info(s).ok())
+        .map(|(_, size)| size)
+        .sum();
+    for s in specs {
+        step(&format!("  {s}"));
+    }
+    timed(
+        &format!("downloading {} packages, {}", specs.len(), megabytes(total)),
+        || {
+            let mut cmd = Command::new("apt-get");
+            cmd.current_dir(debs).arg("download").args(specs);
+            output(
+                &mut cmd,
+                "downloading the kernel packages (check the network, run `sudo apt-get update`, then retry)",
+            )
+        },
     )
     .map(|_| ())
 }
 
 /// Sets the bench up (idempotent) and returns where everything is.
 pub fn ensure() -> Result<Bench> {
-    let mut updated = false;
-    ensure_host_tools(&mut updated)?;
-    ensure_arm64_lists(&mut updated)?;
-    let headers = resolve_headers_package(&mut updated)?;
+    ensure_packages()?;
+    let headers = resolve_headers_package()?;
     let release = headers
         .strip_prefix("linux-headers-")
         .unwrap_or(&headers)
         .to_string();
-    let version = package_version(&format!("{headers}:arm64"))?;
+    let (version, _) = package_info(&format!("{headers}:arm64"))?;
     let dir = cache_dir().join("bench").join(&version);
     let sysroot = dir.join("root");
     let stamp = dir.join("complete");
@@ -234,15 +334,21 @@ pub fn ensure() -> Result<Bench> {
         .filter(|p| p.extension().is_some_and(|x| x == "deb"))
         .collect();
     entries.sort();
-    for deb in &entries {
-        step(&format!(
-            "extracting {}",
-            deb.file_name().unwrap().to_string_lossy()
-        ));
-        let mut cmd = Command::new("dpkg");
-        cmd.arg("-x").arg(deb).arg(&sysroot);
-        output(&mut cmd, &format!("dpkg -x {}", deb.display()))?;
-    }
+    timed(
+        &format!(
+            "extracting {} packages into {}",
+            entries.len(),
+            sysroot.display()
+        ),
+        || {
+            for deb in &entries {
+                let mut cmd = Command::new("dpkg");
+                cmd.arg("-x").arg(deb).arg(&sysroot);
+                output(&mut cmd, &format!("dpkg -x {}", deb.display()))?;
+            }
+            Ok(())
+        },
+    )?;
     // The headers' Makefile includes the -common tree by absolute path.
     let mk = bench.kdir().join("Makefile");
     let text = fs::read_to_string(&mk).map_err(|e| Error(format!("{}: {e}", mk.display())))?;
@@ -282,21 +388,21 @@ pub fn kernel_source(bench: &Bench) -> Result<PathBuf> {
         .ok_or_else(|| Error("linux-source-6.1 did not download; retry".into()))?;
     let x = dir.join("x");
     let _ = fs::remove_dir_all(&x);
-    output(
-        Command::new("dpkg").arg("-x").arg(&deb).arg(&x),
-        "dpkg -x linux-source",
-    )?;
-    let tarball = x.join("usr/src/linux-source-6.1.tar.xz");
-    step("extracting linux-source-6.1 (about a minute)");
     let _ = fs::remove_dir_all(&tree);
-    run(
-        Command::new("tar")
-            .arg("-C")
-            .arg(&dir)
-            .arg("-xf")
-            .arg(&tarball),
-        "extracting linux-source-6.1",
-    )?;
+    timed("extracting linux-source-6.1 (about a minute)", || {
+        output(
+            Command::new("dpkg").arg("-x").arg(&deb).arg(&x),
+            "dpkg -x linux-source",
+        )?;
+        run(
+            Command::new("tar")
+                .arg("-C")
+                .arg(&dir)
+                .arg("-xf")
+                .arg(x.join("usr/src/linux-source-6.1.tar.xz")),
+            "extracting linux-source-6.1",
+        )
+    })?;
     let _ = fs::remove_dir_all(&x);
     let _ = fs::remove_dir_all(&debs);
     fs::write(&stamp, "ok\n").map_err(|e| Error(format!("{e}")))?;

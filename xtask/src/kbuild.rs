@@ -2,7 +2,7 @@
 //! headers, and the Rust binaries they need.
 
 use crate::env::Bench;
-use crate::util::{root, run, step, Result};
+use crate::util::{root, run, step, timed, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -20,19 +20,20 @@ pub enum Linker {
 
 /// Builds `cargo build --release` of rerand-ld and the rerand tool.
 pub fn build_tools() -> Result<()> {
-    step("building rerand-ld and rerand (release)");
-    run(
-        Command::new(env!("CARGO")).current_dir(root()).args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "rerand-ld",
-            "-p",
-            "relocator",
-        ]),
-        "cargo build --release",
-    )
+    timed("building rerand-ld and rerand (release)", || {
+        run(
+            Command::new(env!("CARGO")).current_dir(root()).args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "rerand-ld",
+                "-p",
+                "relocator",
+            ]),
+            "cargo build --release",
+        )
+    })
 }
 
 /// The environment a Kbuild call gets: the bench's cross tools, and

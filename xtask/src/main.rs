@@ -240,6 +240,20 @@ fn cmd_test(only: Option<String>) -> Result<()> {
         });
     };
 
+    // The bench first: the cargo tests need its cross toolchain, and on a
+    // fresh machine it is what installs it.
+    let t = Instant::now();
+    let bench = match env::ensure() {
+        Ok(b) => {
+            record("bench setup", Ok(()), t);
+            b
+        }
+        Err(e) => {
+            record("bench setup", Err(e), t);
+            return finish(rows, started);
+        }
+    };
+
     if only.is_none() {
         let t = Instant::now();
         record(
@@ -283,14 +297,6 @@ fn cmd_test(only: Option<String>) -> Result<()> {
     }
 
     let t = Instant::now();
-    let bench = env::ensure();
-    let bench = match bench {
-        Ok(b) => b,
-        Err(e) => {
-            record("bench setup", Err(e), t);
-            return finish(rows, started);
-        }
-    };
     let built = kbuild::build_all(&bench);
     let build_ok = built.is_ok();
     record("module builds", built, t);

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Instant;
 
 /// An error meant for a person: one sentence saying what failed and what to do.
 #[derive(Debug)]
@@ -72,4 +73,18 @@ pub fn have_command(name: &str) -> bool {
 
 pub fn step(msg: &str) {
     eprintln!("xtask: {msg}");
+}
+
+/// Runs one step of a setup, saying when it starts and how long it took, so
+/// that a first run has no silent minutes.
+pub fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    step(&format!("{what} ..."));
+    let start = Instant::now();
+    let r = f();
+    let secs = start.elapsed().as_secs_f64();
+    match &r {
+        Ok(_) => step(&format!("{what}: done in {secs:.1} s")),
+        Err(_) => step(&format!("{what}: failed after {secs:.1} s")),
+    }
+    r
 }

@@ -250,6 +250,9 @@ pub fn run(bench: &Bench, opts: &VmOptions) -> Result<VmOutcome> {
         .args(["-smp", &opts.smp.to_string()])
         .args(["-m", &opts.memory_mib.to_string()])
         .args(["-nographic", "-no-reboot"])
+        // No network: the guest needs none, and the default NIC would need
+        // a ROM file (efi-virtio.rom) that only a recommended package has.
+        .args(["-nic", "none"])
         .arg("-kernel")
         .arg(&kernel)
         .arg("-initrd")
