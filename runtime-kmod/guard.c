@@ -418,6 +418,12 @@ static notrace void rr_guard_hit(struct perf_event *bp,
 		 * the entry is complete before the consumer can see it.
 		 */
 		smp_store_release(&r->head, head + 1);
+		/*
+		 * Pairs with smp_rmb() in rr_guard_check(): the entry is
+		 * published before the store that trapped can land, so a
+		 * check that sees the new word finds its incident too.
+		 */
+		smp_mb();
 	}
 	if (skip)
 		instruction_pointer_set(regs, pc + 4);
@@ -756,6 +762,14 @@ void rr_guard_check(void)
 					m->funcs[i].pending = 0;
 			continue;
 		}
+		/*
+		 * A watched store may have landed after the drain above: its
+		 * incident is in a ring by now (pairs with smp_mb() in
+		 * rr_guard_hit()), and is reported by its writer, not as
+		 * unknown.
+		 */
+		smp_rmb();
+		rr_guard_drain();
 		for (i = 0; i < m->nfuncs; i++) {
 			struct rr_func *f = &m->funcs[i];
 			void *tramp = (void *)(unsigned long)f->rec->trampoline;

@@ -90,6 +90,9 @@ pub struct LdArgs {
     pub relocatable: bool,
     /// `-v`, `--version`, `-V`, `--help`: a probe, run the real ld as is.
     pub probe: bool,
+    /// What could not be read as the command line (non-UTF-8 response
+    /// files): the link fails with these rather than skip a rewrite.
+    pub errors: Vec<String>,
 }
 
 fn classify(raw: &[String], out: &mut LdArgs, words: &mut Vec<Word>, depth: u32) {
@@ -99,7 +102,18 @@ fn classify(raw: &[String], out: &mut LdArgs, words: &mut Vec<Word>, depth: u32)
         i += 1;
         if let Some(path) = a.strip_prefix('@') {
             if depth < 8 {
-                if let Ok(text) = std::fs::read_to_string(path) {
+                // Unreadable: ld takes the word literally, and so do we.
+                // Readable but not text: rerand-ld cannot rewrite it.
+                let text = match std::fs::read(path).map(String::from_utf8) {
+                    Ok(Ok(text)) => Some(text),
+                    Ok(Err(_)) => {
+                        out.errors
+                            .push(format!("response file {path} is not valid UTF-8"));
+                        None
+                    }
+                    Err(_) => None,
+                };
+                if let Some(text) = text {
                     let inner = split_response(&text);
                     let mut w = Vec::new();
                     classify(&inner, out, &mut w, depth + 1);

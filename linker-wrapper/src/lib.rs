@@ -4,6 +4,8 @@
 //! - [`rewrite`]: one aarch64 relocatable object in, one rewritten object out:
 //!   functions classified, bodies renamed `foo_real`, trampolines, slots and
 //!   the table of `relocator::abi` emitted.
+//! - [`modpost`]: at a final module link, what modpost would have recorded
+//!   for the runtime's hooks (versions, `depends=`).
 //! - [`special`]: the one table of special sections and what they mean.
 //! - [`dwarf`]: just enough DWARF to see which functions take stack arguments.
 //! - [`rawrela`]: `.rela.debug_*` carried through as raw bytes.
@@ -14,6 +16,7 @@
 pub mod diag;
 pub mod dwarf;
 pub mod ldargs;
+pub mod modpost;
 pub mod options;
 pub mod rawrela;
 pub mod report;

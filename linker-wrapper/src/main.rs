@@ -12,8 +12,12 @@
 //!    others (one thread per CPU) into in-memory files (`scratch.rs`;
 //!    inputs are never modified), collecting every problem of every input
 //!    and failing once;
-//! 6. write the report;
-//! 7. exec the real linker with the same arguments, rewritten inputs
+//! 6. at a final module link (`foo.ko` from `foo.o` and `foo.mod.o`) of a
+//!    module that calls the runtime, complete `foo.mod.o` with what
+//!    modpost would have recorded for the hooks had it seen them
+//!    (`modpost.rs`);
+//! 7. write the report;
+//! 8. exec the real linker with the same arguments, rewritten inputs
 //!    substituted (as `/proc/self/fd/N`, which it inherits). When nothing
 //!    was rewritten, exec it as is. Only where the rewritten inputs had to
 //!    go to a temporary directory does rerand-ld wait for the linker,
@@ -21,6 +25,7 @@
 use object::write::StreamingBuffer;
 use rerand_ld::diag::Problems;
 use rerand_ld::ldargs::LdArgs;
+use rerand_ld::modpost;
 use rerand_ld::options::Config;
 use rerand_ld::report::{ObjectReport, Report};
 use rerand_ld::rewrite::{self, Input, Outcome, Plan};
@@ -34,7 +39,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args = Vec::new();
+    for (k, a) in std::env::args_os().skip(1).enumerate() {
+        match a.into_string() {
+            Ok(a) => args.push(a),
+            Err(a) => {
+                eprintln!(
+                    "rerand-ld: argument {} ({}) is not valid UTF-8: rerand-ld reads its command line as text",
+                    k + 1,
+                    a.to_string_lossy()
+                );
+                std::process::exit(1);
+            }
+        }
+    }
     let code = match run(&args) {
         Ok(code) => code,
         Err(msg) => {
@@ -67,6 +85,9 @@ fn run(args: &[String]) -> Result<i32, String> {
             "rerand-ld: cannot run {}: {err}",
             real_ld.display()
         ));
+    }
+    if let Some(e) = ld.errors.first() {
+        return Err(format!("rerand-ld: {e}"));
     }
     // 4.
     let cfg = Config::from_env().map_err(|e| format!("rerand-ld: {e}"))?;
@@ -112,6 +133,7 @@ fn run(args: &[String]) -> Result<i32, String> {
     let mut substitutes: HashMap<String, PathBuf> = HashMap::new();
     // Open until the real linker runs: a memfd lives as long as its fd.
     let mut open = Vec::new();
+    let mut calls_runtime = false;
     for ((_, input), d) in inputs.iter().zip(done) {
         match d? {
             Done::Unreadable => {} // ld reports missing inputs itself
@@ -121,6 +143,7 @@ fn run(args: &[String]) -> Result<i32, String> {
                 warn,
                 report: r,
             } => {
+                calls_runtime |= reason == rewrite::ALREADY_PROCESSED;
                 if warn {
                     eprintln!("rerand-ld: warning: {input}: {reason}; passed through unmodified");
                 }
@@ -142,6 +165,7 @@ fn run(args: &[String]) -> Result<i32, String> {
                 report.add(r);
                 substitutes.insert(input.clone(), path);
                 open.push(file);
+                calls_runtime = true;
             }
         }
     }
@@ -149,12 +173,35 @@ fn run(args: &[String]) -> Result<i32, String> {
         return Err(problems.to_string());
     }
     // 6.
+    let names: Vec<String> = inputs.iter().map(|(_, i)| i.clone()).collect();
+    if calls_runtime && modpost::is_final_module_link(ld.output.as_deref(), &names) {
+        for input in names.iter().filter(|i| i.ends_with(".mod.o")) {
+            let data = std::fs::read(input).map_err(|e| format!("rerand-ld: {input}: {e}"))?;
+            let me = std::env::current_exe().ok();
+            let runtime = || modpost::find_runtime(&|k| std::env::var(k).ok(), me.as_deref());
+            let completed =
+                modpost::complete(input, &data, &runtime).map_err(|e| format!("rerand-ld: {e}"))?;
+            if let Some(bytes) = completed {
+                let out = scratch.create(&format!("modpost-{}", base_name(input)))?;
+                use std::io::Write;
+                (&out.file)
+                    .write_all(&bytes)
+                    .map_err(|e| format!("rerand-ld: cannot write {}: {e}", out.path.display()))?;
+                if cfg.verbose {
+                    eprintln!("rerand-ld: {input}: added the runtime's hook versions and dependency (modpost did not see the hooks)");
+                }
+                substitutes.insert(input.clone(), out.path);
+                open.push(out.file);
+            }
+        }
+    }
+    // 7.
     if let Some(path) = &cfg.report {
         report
             .merge_into(path)
             .map_err(|e| format!("rerand-ld: cannot write report {path}: {e}"))?;
     }
-    // 7.
+    // 8.
     if !scratch.used() {
         // Nothing rewritten: the real linker takes over this process.
         let err = Command::new(&real_ld).args(args).exec();
@@ -218,11 +265,7 @@ fn process(
         Ok(Plan::Pass(o)) => return Ok(passed(o)),
         Ok(Plan::Rewrite(r)) => r,
     };
-    let base = Path::new(input)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "input.o".into());
-    let out = scratch.create(&format!("{k}-{base}"))?;
+    let out = scratch.create(&format!("{k}-{}", base_name(input)))?;
     let cannot = |e: std::io::Error| format!("rerand-ld: cannot write {}: {e}", out.path.display());
     // Serialized straight into the file: no copy of the object in memory.
     let mut buf = StreamingBuffer::new(BufWriter::with_capacity(1 << 16, &out.file));
@@ -237,6 +280,13 @@ fn process(
         path: out.path,
         file: out.file,
     })
+}
+
+fn base_name(input: &str) -> String {
+    Path::new(input)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input.o".into())
 }
 
 fn passed(o: Outcome) -> Done {

@@ -28,10 +28,16 @@ pub struct Options {
     /// Summary on stderr (same as RERAND_VERBOSE=1).
     #[arg(short, long)]
     pub verbose: bool,
-    /// Treat functions without DWARF as unsafe (exclude them) instead of
-    /// assuming register-only arguments.
-    #[arg(long)]
+    /// Accepted for old build files: excluding functions without DWARF is
+    /// now the default.
+    #[arg(long, hide = true)]
     pub require_dwarf: bool,
+    /// Wrap functions that DWARF says nothing about (objects built without
+    /// -g, compressed or split DWARF) as if they took register arguments
+    /// only. Unsafe for a function with stack-passed or variadic
+    /// arguments: its body would read them from the trampoline's frame.
+    #[arg(long)]
+    pub assume_register_args: bool,
 }
 
 /// Options after validation.
@@ -41,7 +47,9 @@ pub struct Config {
     pub exclude: Vec<Regex>,
     pub only_annotated: bool,
     pub verbose: bool,
-    pub require_dwarf: bool,
+    /// Without a DWARF verdict, wrap anyway (`--assume-register-args`);
+    /// by default such functions stay in place.
+    pub assume_register_args: bool,
 }
 
 impl Config {
@@ -55,7 +63,7 @@ impl Config {
             exclude,
             only_annotated: o.only_annotated,
             verbose: o.verbose,
-            require_dwarf: o.require_dwarf,
+            assume_register_args: o.assume_register_args && !o.require_dwarf,
         })
     }
 

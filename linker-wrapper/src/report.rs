@@ -97,6 +97,20 @@ impl Report {
     /// Merge into `path` (created if missing): write a temporary file next
     /// to it, then rename, so a reader never sees half a report.
     pub fn merge_into(&self, path: &str) -> std::io::Result<()> {
+        // Parallel links (make -j) merge into one report: one at a time,
+        // under a lock on a file beside it (the report itself is replaced
+        // by a rename, so its inode cannot carry the lock).
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(format!("{path}.lock"))?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock() on a descriptor this function owns; the lock goes
+        // with the descriptor when `lock` is dropped.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
         let mut all: Report = std::fs::read(path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -109,5 +123,35 @@ impl Report {
         let text = serde_json::to_vec_pretty(&all).map_err(std::io::Error::other)?;
         std::fs::write(&tmp, text)?;
         std::fs::rename(&tmp, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `make -j` links write one report at once: none loses another's entry.
+    #[test]
+    fn parallel_merges_keep_every_object() {
+        let dir = std::env::temp_dir().join(format!("rerand-report-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("report.json").display().to_string();
+        std::thread::scope(|s| {
+            for k in 0..16 {
+                let path = &path;
+                s.spawn(move || {
+                    let mut r = Report::default();
+                    r.add(ObjectReport {
+                        file: format!("obj{k}.o"),
+                        status: "rewritten".into(),
+                        ..Default::default()
+                    });
+                    r.merge_into(path).unwrap();
+                });
+            }
+        });
+        let all: Report = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(all.objects.len(), 16);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -67,6 +67,7 @@ pub fn reloc_class(r_type: u32) -> RelocClass {
 
 const R_ABS64: u32 = 257;
 const R_ADR_PREL_PG_HI21: u32 = 275;
+const R_ADR_PREL_PG_HI21_NC: u32 = 276;
 const R_ADD_ABS_LO12_NC: u32 = 277;
 const R_CALL26: u32 = 283;
 
@@ -212,7 +213,7 @@ fn plan_inner<'data>(
     }
     scan_relocations(file, &b, &mut funcs, &mut problems);
     apply_dwarf(&b, &raw, &mut funcs, cfg);
-    check_names(file, &b, &funcs, &mut problems);
+    exclude_name_clashes(&b, &mut funcs);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -361,6 +362,13 @@ fn decide(file: &str, mut data: Bytes) -> Input {
     }
 }
 
+/// Without DWARF, whether a function takes arguments on the stack (which
+/// the trampoline would shift) is unknown: it stays in place.
+const NO_DWARF_VERDICT: &str = "{why}: cannot tell whether it takes stack-passed or variadic arguments (build with -g, or wrap anyway with --assume-register-args)";
+
+/// Why an object `ld -r` made from rewritten objects passes through.
+pub const ALREADY_PROCESSED: &str = "already processed by rerand-ld (has .rerand.table)";
+
 const NO_FUNCTIONS: &str = "no functions: nothing to randomize";
 
 /// Step 1: `Some(outcome)` when the input is not rewritten.
@@ -399,11 +407,7 @@ fn precheck(file: &str, data: &[u8]) -> Result<Option<Outcome>, Problems> {
     for sh in sections.iter() {
         let name = sections.section_name(endian, sh).map_err(corrupt)?;
         if name == abi::TABLE_SECTION.as_bytes() || name == abi::TRAMPOLINE_SECTION.as_bytes() {
-            return Ok(Some(pass(
-                file,
-                "already processed by rerand-ld (has .rerand.table)",
-                false,
-            )));
+            return Ok(Some(pass(file, ALREADY_PROCESSED, false)));
         }
         if sh.sh_type(endian) == elf::SHT_GROUP {
             return Ok(Some(pass(
@@ -514,6 +518,20 @@ fn collect_functions(_file: &str, b: &Builder, cfg: &Config) -> Vec<Func> {
             if name.ends_with(".cold") || name.contains(".cold.") {
                 f.exclude("cold partition of another function (not an entry point)");
             }
+            // What the runtime refuses in a table (main.c, rr_check_func):
+            // excluded here, so the module loads and the rest moves.
+            if f.align > 4096 {
+                f.exclude(format!(
+                    "aligned to {} bytes (the runtime moves bodies aligned to at most a page)",
+                    f.align
+                ));
+            }
+            if !f.size.is_multiple_of(4) {
+                f.exclude(format!(
+                    "size {} is not a multiple of 4 (not a sequence of instructions)",
+                    f.size
+                ));
+            }
             if name == abi::ENTER_HOOK || name == abi::EXIT_HOOK {
                 f.exclude("is a rerand hook");
             }
@@ -570,11 +588,42 @@ fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut 
                         r.r_type.0, r.r_offset
                     ));
                 }
+                // A page-relative address of a label of its own body
+                // (`_THIS_IP_`, `&&label`, `adr_l` to a table inside the
+                // function): copies land at any 16-byte offset, so in a
+                // copy the page difference would name neither the copy's
+                // label nor the original's. (`adr` and PC-relative data,
+                // differences within the body, hold in any copy.)
+                let page = matches!(r.r_type.0, R_ADR_PREL_PG_HI21 | R_ADR_PREL_PG_HI21_NC);
+                if page
+                    && resolve(b, r.symbol, r.r_addend)
+                        .is_some_and(|(sec, _)| sec == target.index())
+                {
+                    funcs[fi].exclude(format!(
+                        "takes the address of a label of its own body (adrp at {:#x}: _THIS_IP_, &&label or adr_l), which a copy cannot compute",
+                        r.r_offset
+                    ));
+                }
             }
             continue;
         }
         let effect = special::effect_of(&tname);
-        if matches!(effect, Effect::Redirect | Effect::KeepBody | Effect::Ours) {
+        if effect == Effect::Redirect {
+            // An address inside a body, held outside it: a computed goto's
+            // label table, or code that jumps there. A copy reached through
+            // it would go on running in the original.
+            for r in rels {
+                if let Some((sec, off)) = resolve(b, r.symbol, r.r_addend) {
+                    if let Some(fi) = body_of.get(sec).filter(|_| off != 0) {
+                        funcs[fi].exclude(format!(
+                            "{tname} holds an address inside its body (+{off:#x}: a label address, e.g. a computed goto table): a copy would jump back into the original"
+                        ));
+                    }
+                }
+            }
+            continue;
+        }
+        if matches!(effect, Effect::KeepBody | Effect::Ours) {
             continue; // nothing to learn from these
         }
         let tdata: &[u8] = match &tsec.data {
@@ -776,22 +825,29 @@ fn apply_dwarf(b: &Builder, raw: &[SectionId], funcs: &mut [Func], cfg: &Config)
             Ok(v) => match v.get(&f.section.index()) {
                 Some(dwarf::Verdict::Registers) => {}
                 Some(dwarf::Verdict::Stack(why)) => f.exclude(why.clone()),
-                None if cfg.require_dwarf => {
-                    f.exclude("no DWARF for this function (--require-dwarf)")
+                None if cfg.assume_register_args => {
+                    f.note = Some(
+                        "no DWARF for this function: assumed register-only arguments (--assume-register-args)"
+                            .into(),
+                    )
                 }
-                None => {
-                    f.note =
-                        Some("no DWARF for this function: assumed register-only arguments".into())
-                }
+                None => f.exclude(NO_DWARF_VERDICT.replace("{why}", "no DWARF for this function")),
             },
-            Err(why) if cfg.require_dwarf => f.exclude(format!("{why} (--require-dwarf)")),
-            Err(why) => f.note = Some(format!("{why}: assumed register-only arguments")),
+            Err(why) if cfg.assume_register_args => {
+                f.note = Some(format!(
+                    "{why}: assumed register-only arguments (--assume-register-args)"
+                ))
+            }
+            Err(why) => f.exclude(NO_DWARF_VERDICT.replace("{why}", why)),
         }
     }
 }
 
 /// Names the rewrite adds must be free.
-fn check_names(file: &str, b: &Builder, funcs: &[Func], problems: &mut Problems) {
+/// A function whose body name (`foo_real`) is taken by another symbol of
+/// the object stays in place: renaming the body would make two symbols of
+/// that name.
+fn exclude_name_clashes(b: &Builder, funcs: &mut [Func]) {
     let suffix = abi::BODY_SUFFIX.as_bytes();
     let names: HashSet<&[u8]> = b
         .symbols
@@ -799,17 +855,12 @@ fn check_names(file: &str, b: &Builder, funcs: &[Func], problems: &mut Problems)
         .map(|s| s.name.as_slice())
         .filter(|n| n.ends_with(suffix))
         .collect();
-    for f in funcs.iter().filter(|f| f.excluded.is_none()) {
+    for f in funcs.iter_mut().filter(|f| f.excluded.is_none()) {
         let real = format!("{}{}", f.name, abi::BODY_SUFFIX);
         if names.contains(real.as_bytes()) {
-            problems.push(
-                Problem::new(
-                    file,
-                    format!("symbol `{real}` already exists: cannot rename the body"),
-                )
-                .section(&f.sec_name)
-                .symbol(&f.name),
-            );
+            f.exclude(format!(
+                "symbol `{real}` already exists: the body cannot take that name"
+            ));
         }
     }
 }
@@ -966,24 +1017,35 @@ fn emit(
     }
     add_rela(b, tramp, symtab, tramp_rels);
     // The trampolines' ftrace sites, as GCC lists a function's: "awo",
-    // linked to the text they describe.
-    let pfe = add_section(
-        b,
-        "__patchable_function_entries",
-        elf::SHT_PROGBITS,
-        (elf::SHF_ALLOC | elf::SHF_WRITE | elf::SHF_LINK_ORDER).0,
-        8,
-        SectionData::Data(vec![0u8; 8 * n].into()),
-    );
-    b.sections.get_mut(pfe).sh_link_section = Some(tramp);
-    let tramp_sym = section_symbol(b, tramp);
-    let pfe_rels = (0..n)
-        .map(|k| {
-            let at = (k * trampoline::SIZE) as u64 + trampoline::FTRACE_ENTRY;
-            rel(8 * k as u64, tramp_sym, R_ABS64, at as i64)
-        })
+    // linked to the text they describe. Only for functions whose body has
+    // them: a `notrace` function (no entry slots) stays untraceable.
+    let traced: Vec<usize> = wrapped
+        .iter()
+        .enumerate()
+        .filter(|(_, &i)| !funcs[i].ftrace.is_empty())
+        .map(|(k, _)| k)
         .collect();
-    add_rela(b, pfe, symtab, pfe_rels);
+    if !traced.is_empty() {
+        let pfe = add_section(
+            b,
+            "__patchable_function_entries",
+            elf::SHT_PROGBITS,
+            (elf::SHF_ALLOC | elf::SHF_WRITE | elf::SHF_LINK_ORDER).0,
+            8,
+            SectionData::Data(vec![0u8; 8 * traced.len()].into()),
+        );
+        b.sections.get_mut(pfe).sh_link_section = Some(tramp);
+        let tramp_sym = section_symbol(b, tramp);
+        let pfe_rels = traced
+            .iter()
+            .enumerate()
+            .map(|(j, &k)| {
+                let at = (k * trampoline::SIZE) as u64 + trampoline::FTRACE_ENTRY;
+                rel(8 * j as u64, tramp_sym, R_ABS64, at as i64)
+            })
+            .collect();
+        add_rela(b, pfe, symtab, pfe_rels);
+    }
     let mut func_of_sym = ByIndex::default(); // symbol -> func index
     for &i in &wrapped {
         func_of_sym.insert(funcs[i].sym.index(), i);
@@ -1147,13 +1209,18 @@ fn emit(
         ),
         rel(abi::offsets::HEADER_SLOTS, slots_sym, R_ABS64, 0),
     ];
+    // A record names its trampoline through the trampoline section, not
+    // the function's symbol: a weak `foo` overridden by another object of
+    // the module would make the record name that object's trampoline,
+    // with this object's body.
+    let tramp_sym = section_symbol(b, tramp);
     for (k, &i) in wrapped.iter().enumerate() {
         let base = funcs_at + (k * abi::FUNC_SIZE) as u64;
         trels.push(rel(
             base + abi::offsets::FUNC_TRAMPOLINE,
-            funcs[i].sym,
+            tramp_sym,
             R_ABS64,
-            0,
+            (k * trampoline::SIZE) as i64,
         ));
         trels.push(rel(
             base + abi::offsets::FUNC_BODY,

@@ -67,6 +67,14 @@ const TABLE: &[(Match, Effect)] = &[
         Match::Exact(".kprobes.text"),
         Effect::KeepAndExclude("referenced from .kprobes.text"),
     ),
+    // NOKPROBE_SYMBOL(): the function may run in kprobe or debug-exception
+    // context, where the hooks are unsafe; its body must stay unprobeable.
+    (
+        Match::Exact("_kprobe_blacklist"),
+        Effect::KeepAndExclude(
+            "NOKPROBE_SYMBOL (runs in kprobe or debug-exception context, where the trampoline's hooks are unsafe)",
+        ),
+    ),
     (Match::Prefix(".rerand."), Effect::Ours),
     (Match::Exact(".text.rerand.tramp"), Effect::Ours),
 ];

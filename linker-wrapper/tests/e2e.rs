@@ -32,8 +32,14 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--version").output().is_ok()
+/// The cross tools these tests run; a missing one fails the test (a
+/// skipped test proves nothing) with what to run.
+fn need(tools: &[&str]) {
+    for tool in tools {
+        if Command::new(tool).arg("--version").output().is_err() {
+            panic!("{tool} is required: `cargo xtask env` installs it (as root, once)");
+        }
+    }
 }
 
 fn run(cmd: &mut Command) -> std::process::Output {
@@ -62,6 +68,16 @@ fn rewritten(data: &[u8], cfg: &Config) -> (Vec<u8>, rerand_ld::report::ObjectRe
         Outcome::Rewritten { data, report } => (data, report),
         Outcome::PassThrough { reason, .. } => panic!("passed through: {reason}"),
     }
+}
+
+/// A function's (status, reason) in an object's report.
+fn status_of(report: &rerand_ld::report::ObjectReport, name: &str) -> (String, String) {
+    let f = report
+        .functions
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("{name} is not in the report"));
+    (f.status.clone(), f.reason.clone().unwrap_or_default())
 }
 
 /// (symbol name, symbol's section name) of every relocation in the section
@@ -107,10 +123,7 @@ fn section_relocs(
 
 #[test]
 fn rewrite_and_run_under_qemu() {
-    if !have(CC) || !have("qemu-aarch64") {
-        eprintln!("skipped: {CC} or qemu-aarch64 missing");
-        return;
-    }
+    need(&[CC, "qemu-aarch64"]);
     let d = tmp("e2e");
     let obj = d.join("funcs.o");
     compile("funcs.c", &obj, &["-g"]);
@@ -118,10 +131,7 @@ fn rewrite_and_run_under_qemu() {
     let (out, report) = rewritten(&data, &Config::default());
 
     // Report: exclusions and their reasons.
-    let status = |n: &str| {
-        let f = report.functions.iter().find(|f| f.name == n).unwrap();
-        (f.status.clone(), f.reason.clone().unwrap_or_default())
-    };
+    let status = |n: &str| status_of(&report, n);
     assert!(status("sum9").1.contains("stack-passed"));
     assert!(status("sum10").1.contains("stack-passed"));
     assert!(status("vsum").1.contains("variadic"));
@@ -268,7 +278,21 @@ fn rewrite_and_run_under_qemu() {
         let fr = abi::FuncRecord::read(&td[base as usize..]).unwrap();
         assert_eq!(fr.call_offset, trampoline::CALL_OFFSET);
         assert_eq!(fr.flags & abi::FUNC_FTRACE_SLOTS, abi::FUNC_FTRACE_SLOTS);
-        let tname = at(base).2;
+        // The trampoline by its section (a weak symbol could be another
+        // object's), the body by its local name.
+        let (_, _, _, sec, addend) = at(base);
+        assert_eq!(sec, abi::TRAMPOLINE_SECTION);
+        let tname = f
+            .symbols()
+            .find(|s| {
+                s.address() == addend as u64
+                    && s.kind() == object::SymbolKind::Text
+                    && s.section_index()
+                        == f.section_by_name(abi::TRAMPOLINE_SECTION)
+                            .map(|t| t.index())
+            })
+            .map(|s| s.name().unwrap().to_string())
+            .unwrap();
         assert_eq!(at(base + 8).2, format!("{tname}_real"));
     }
     let ex = f.section_by_name(abi::EXCLUDED_SECTION).unwrap();
@@ -405,9 +429,7 @@ fn rewrite_and_run_under_qemu() {
 
 #[test]
 fn options_and_odd_inputs() {
-    if !have(CC) {
-        return;
-    }
+    need(&[CC]);
     let d = tmp("odd");
     let obj = d.join("funcs.o");
     compile("funcs.c", &obj, &["-g"]);
@@ -426,21 +448,33 @@ fn options_and_odd_inputs() {
         .unwrap();
     assert!(f.reason.as_deref().unwrap().starts_with("--exclude"));
 
-    // Without DWARF: assumption noted; --require-dwarf excludes.
+    // Without DWARF: excluded, with the reason (issue 20: a 9-argument or
+    // variadic function must not be wrapped blind); --assume-register-args
+    // wraps and notes the assumption.
     let nodw = d.join("nodwarf.o");
     compile("funcs.c", &nodw, &[]);
     let nd = std::fs::read(&nodw).unwrap();
-    let (_, rep) = rewritten(&nd, &Config::default());
-    let f = rep.functions.iter().find(|f| f.name == "sum8").unwrap();
-    assert!(f.note.as_deref().unwrap().contains("assumed register-only"));
+    let Outcome::PassThrough { report: rep, .. } = rewrite("x.o", &nd, &Config::default()).unwrap()
+    else {
+        panic!("an object without DWARF must not be rewritten blind");
+    };
+    for n in ["sum8", "sum9", "vsum"] {
+        let f = rep.functions.iter().find(|f| f.name == n).unwrap();
+        assert!(
+            f.reason
+                .as_deref()
+                .unwrap_or("")
+                .contains("cannot tell whether it takes stack-passed"),
+            "{n}: {f:?}"
+        );
+    }
     let cfg = Config {
-        require_dwarf: true,
+        assume_register_args: true,
         ..Default::default()
     };
-    assert!(matches!(
-        rewrite("x.o", &nd, &cfg).unwrap(),
-        Outcome::PassThrough { .. }
-    ));
+    let (_, rep) = rewritten(&nd, &cfg);
+    let f = rep.functions.iter().find(|f| f.name == "sum8").unwrap();
+    assert!(f.note.as_deref().unwrap().contains("assumed register-only"));
 
     // foo_real already defined: one clear error naming the symbol.
     let src = d.join("clash.c");
@@ -450,17 +484,23 @@ fn options_and_odd_inputs() {
     )
     .unwrap();
     let clash = d.join("clash.o");
-    run(Command::new(CC).args(FLAGS).arg(&src).arg("-o").arg(&clash));
-    let err = rewrite(
-        "clash.o",
-        &std::fs::read(&clash).unwrap(),
-        &Config::default(),
-    )
-    .unwrap_err();
-    let msg = err.to_string();
+    run(Command::new(CC)
+        .args(FLAGS)
+        .arg("-g")
+        .arg(&src)
+        .arg("-o")
+        .arg(&clash));
+    // A taken body name keeps that function in place, with the reason;
+    // the rest of the object is rewritten.
+    let (_, report) = rewritten(&std::fs::read(&clash).unwrap(), &Config::default());
+    let foo = report.functions.iter().find(|f| f.name == "foo").unwrap();
+    assert_eq!(foo.status, "excluded");
     assert!(
-        msg.contains("clash.o") && msg.contains("`foo`") && msg.contains("foo_real"),
-        "{msg}"
+        foo.reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("`foo_real` already exists"),
+        "{foo:?}"
     );
 
     // No -ffunction-sections: pass through with a warning.
@@ -520,9 +560,7 @@ fn options_and_odd_inputs() {
 
 #[test]
 fn probes_and_non_module_links_run_the_real_ld() {
-    if !have("aarch64-linux-gnu-ld") {
-        return;
-    }
+    need(&["aarch64-linux-gnu-ld"]);
     let ours = Command::new(env!("CARGO_BIN_EXE_rerand-ld"))
         .env("RERAND_REAL_LD", "aarch64-linux-gnu-ld")
         .arg("-v")
@@ -608,9 +646,7 @@ fn sections(data: &[u8]) -> Vec<SectionView> {
 /// sections were not hidden), for DWARF 4 and 5.
 #[test]
 fn raw_debug_relocations_match_the_builder() {
-    if !have(CC) {
-        panic!("{CC} is required (cargo xtask env installs it)");
-    }
+    need(&[CC]);
     let d = tmp("rawrela");
     for dwarf in ["-gdwarf-4", "-gdwarf-5"] {
         let obj = d.join(format!("funcs{dwarf}.o"));
@@ -651,6 +687,125 @@ fn raw_debug_relocations_match_the_builder() {
         assert!(
             tramp.is_empty(),
             "{dwarf}: .debug_info refers to trampolines: {tramp:?}"
+        );
+    }
+}
+
+/// What the author said about instrumenting a function survives the rewrite
+/// (issue 20): a `notrace` function gets no ftrace site on its trampoline,
+/// and a `NOKPROBE_SYMBOL` function stays in place, unwrapped. Shapes the
+/// runtime would refuse, or whose body name is taken, stay in place too,
+/// with their reasons, instead of failing the link or the load.
+#[test]
+fn notrace_and_nokprobe_are_kept_as_the_author_meant() {
+    need(&[CC]);
+    let d = tmp("intent");
+    let obj = d.join("intent.o");
+    compile("intent.c", &obj, &["-g"]);
+    let data = std::fs::read(&obj).unwrap();
+    let (out, report) = rewritten(&data, &Config::default());
+    let status = |n: &str| status_of(&report, n);
+    for n in ["in_probe_path", "static_in_probe_path"] {
+        let (st, why) = status(n);
+        assert_ne!(st, "randomized", "{n}");
+        assert!(why.contains("NOKPROBE_SYMBOL"), "{n}: {why}");
+    }
+    for n in ["quiet", "traced", "uses_static"] {
+        assert_eq!(status(n).0, "randomized", "{n}: {:?}", status(n));
+    }
+    for (n, why) in [
+        ("clash", "`clash_real` already exists"),
+        ("page_aligned", "aligned to 8192 bytes"),
+        ("odd_size", "not a multiple of 4"),
+        ("this_ip", "takes the address of a label of its own body"),
+        ("computed_goto", ".rodata holds an address inside its body"),
+    ] {
+        let (st, reason) = status(n);
+        assert!(
+            st != "randomized" && reason.contains(why),
+            "{n}: {st} {reason}"
+        );
+    }
+    let f = ElfFile64::<object::LittleEndian>::parse(&*out).unwrap();
+    let tramp_of = |n: &str| {
+        f.symbols()
+            .find(|s| s.name() == Ok(n))
+            .unwrap_or_else(|| panic!("no {n}"))
+            .address()
+    };
+    // Every ftrace site listed in the trampoline section, by trampoline.
+    let mut sites = Vec::new();
+    for s in f
+        .sections()
+        .filter(|s| s.name() == Ok("__patchable_function_entries"))
+    {
+        for (_, _, _, sec, addend) in section_relocs(&f, &s) {
+            if sec == abi::TRAMPOLINE_SECTION {
+                sites.push(addend as u64 - trampoline::FTRACE_ENTRY);
+            }
+        }
+    }
+    sites.sort();
+    let mut want = vec![tramp_of("traced"), tramp_of("uses_static")];
+    want.sort();
+    assert_eq!(sites, want, "quiet (notrace) must have no ftrace site");
+    // The blacklist still names the bodies in place, not a trampoline.
+    for (_, _, sym, sec, _) in relocs(&f, "_kprobe_blacklist") {
+        assert_ne!(sec, abi::TRAMPOLINE_SECTION, "{sym}");
+    }
+}
+
+/// A composite module in which one object overrides another's `__weak`
+/// function (issue 20): every record's trampoline must call that record's
+/// own body, or the runtime refuses the module ("not `bl` to the body").
+#[test]
+fn an_overridden_weak_function_keeps_each_record_on_its_own_trampoline() {
+    need(&[CC, "aarch64-linux-gnu-ld"]);
+    let d = tmp("weak");
+    let mut objs = Vec::new();
+    for n in ["weak_a", "weak_b"] {
+        let o = d.join(format!("{n}.o"));
+        compile(&format!("{n}.c"), &o, &["-g"]);
+        let (out, _) = rewritten(&std::fs::read(&o).unwrap(), &Config::default());
+        let r = d.join(format!("{n}.rr.o"));
+        std::fs::write(&r, out).unwrap();
+        objs.push(r);
+    }
+    let linked = d.join("weak.ko");
+    run(Command::new("aarch64-linux-gnu-ld")
+        .arg("-r")
+        .arg("-o")
+        .arg(&linked)
+        .args(&objs));
+    let bytes = std::fs::read(&linked).unwrap();
+    let m = relocator::module::Module::parse("weak.ko", &bytes).unwrap();
+    let f = ElfFile64::<object::LittleEndian>::parse(&*bytes).unwrap();
+    let foos: Vec<_> = m
+        .functions
+        .iter()
+        .filter(|f| f.name == "weak_foo")
+        .collect();
+    assert_eq!(foos.len(), 2, "both objects' weak_foo are listed");
+    for func in &foos {
+        let (tsec, toff) = func.trampoline.expect("trampoline in a section");
+        let tramp = f.section_by_index(object::SectionIndex(tsec)).unwrap();
+        let call = toff + func.call_offset as u64;
+        let target = tramp
+            .relocations()
+            .find(|(off, _)| *off == call)
+            .map(|(_, r)| {
+                let RelocationTarget::Symbol(si) = r.target() else {
+                    panic!("bl against a non-symbol")
+                };
+                let sym = f.symbol_by_index(si).unwrap();
+                assert_eq!(sym.section_index().map(|i| i.0), Some(func.section));
+                sym.address() as i64 + r.addend()
+            });
+        assert_eq!(
+            target,
+            Some(func.offset as i64),
+            "the record of weak_foo in section #{} calls another body",
+            func.section
         );
     }
 }

@@ -144,6 +144,9 @@ pub struct Function {
     pub align: u32,
     pub flags: u32,
     pub call_offset: u32,
+    /// Where the record says its trampoline is (section, offset), when
+    /// that is in a section of the module.
+    pub trampoline: Option<(usize, u64)>,
     pub relocs: Vec<TableReloc>,
     /// Which table (processed object) it comes from.
     pub table: usize,
@@ -464,7 +467,16 @@ impl Module {
                     .ok_or_else(|| format!("{tag}: function #{k} truncated"))?;
                 let tramp = pointer(at_f + abi::offsets::FUNC_TRAMPOLINE, "trampoline")?;
                 let body = pointer(at_f + abi::offsets::FUNC_BODY, "body")?;
-                let name = tramp.symbol.clone();
+                // Named by its body (`foo_real`, local to its object): the
+                // trampoline field points through the trampoline section,
+                // and a weak `foo` overridden by another object names
+                // nothing here.
+                let name = body
+                    .symbol
+                    .strip_suffix(abi::BODY_SUFFIX)
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(&tramp.symbol)
+                    .to_string();
                 let Base::Section(bsec) = body.base else {
                     return Err(format!("{tag}: body of {name} is not in a section"));
                 };
@@ -523,6 +535,10 @@ impl Module {
                     align: f.align,
                     flags: f.flags,
                     call_offset: f.call_offset,
+                    trampoline: match tramp.base {
+                        Base::Section(i) if tramp.offset >= 0 => Some((i, tramp.offset as u64)),
+                        _ => None,
+                    },
                     relocs,
                     table,
                 });

@@ -16,6 +16,22 @@ pub enum Linker {
     /// The same, with `RERAND_LD_FLAGS=--only-annotated`: only functions
     /// declared with SPECIAL_FUNCTION move.
     RerandOnlyAnnotated,
+    /// `LD=rerand-ld` as a drop-in, with nothing but the make command line
+    /// of the README ("Drop-in LD"): no rerand.mk.
+    DropIn,
+}
+
+/// The make command line of a drop-in build, after `make -C $KDIR M=$PWD`
+/// (the README quotes it).
+pub fn drop_in_args() -> Vec<String> {
+    vec![
+        "LD=rerand-ld".into(),
+        "KCFLAGS=-ffunction-sections -fno-ipa-ra".into(),
+        format!(
+            "KBUILD_EXTRA_SYMBOLS={}",
+            runtime_dir().join("Module.symvers").display()
+        ),
+    ]
 }
 
 /// Builds `cargo build --release` of rerand-ld and the rerand tool.
@@ -52,7 +68,9 @@ pub fn kbuild_command(bench: &Bench, dir: &Path, linker: Linker) -> Command {
         .arg(format!("M={}", dir.display()))
         .arg("ARCH=arm64")
         .arg("CROSS_COMPILE=aarch64-linux-gnu-");
-    if linker != Linker::Plain {
+    if linker == Linker::DropIn {
+        cmd.env("RERAND_LD_FLAGS", "").args(drop_in_args());
+    } else if linker != Linker::Plain {
         let flags = if linker == Linker::RerandOnlyAnnotated {
             "--only-annotated"
         } else {
@@ -98,6 +116,7 @@ pub fn build_module_dir(bench: &Bench, dir: &Path, linker: Linker) -> Result<()>
             Linker::Plain => "plain ld",
             Linker::Rerand => "rerand-ld",
             Linker::RerandOnlyAnnotated => "rerand-ld --only-annotated",
+            Linker::DropIn => "LD=rerand-ld alone, no rerand.mk",
         }
     ));
     // The project's own C code must build without a warning at W=1 (extra
@@ -178,12 +197,60 @@ pub fn test_modules() -> Vec<(PathBuf, Linker)> {
     ]
 }
 
+/// Where the drop-in builds of `tests/sample` (a single-object module) and
+/// `tests/dropin` (a composite one) are made: copies, so that the README
+/// guide's copy of `tests/sample` starts from clean sources.
+pub fn drop_in_dirs() -> [(PathBuf, PathBuf, &'static str); 2] {
+    let (t, c) = (
+        root().join("tests"),
+        crate::util::cache_dir().join("dropin"),
+    );
+    [
+        (t.join("sample"), c.join("sample"), "sample.ko"),
+        (t.join("dropin"), c.join("composite"), "rerand_dropin.ko"),
+    ]
+}
+
+/// Copies the sources of `from` into `to`, leaving files whose contents
+/// did not change alone (Kbuild rebuilds what is newer).
+fn sync_sources(from: &Path, to: &Path) -> Result<()> {
+    let err = |e: std::io::Error| crate::util::Error(format!("{}: {e}", to.display()));
+    std::fs::create_dir_all(to).map_err(err)?;
+    for e in std::fs::read_dir(from).map_err(err)? {
+        let p = e.map_err(err)?.path();
+        let name = p.file_name().unwrap_or_default();
+        let is_source = ["c", "h", "S"]
+            .iter()
+            .any(|x| p.extension().is_some_and(|e| e == *x))
+            || name == "Makefile"
+            || name == "Kbuild";
+        if !is_source || name.to_string_lossy().ends_with(".mod.c") {
+            continue;
+        }
+        let new = std::fs::read(&p).map_err(err)?;
+        let dst = to.join(name);
+        if std::fs::read(&dst).ok().as_deref() != Some(&new[..]) {
+            std::fs::write(&dst, new).map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn build_drop_in(bench: &Bench) -> Result<()> {
+    for (src, dir, _) in drop_in_dirs() {
+        sync_sources(&src, &dir)?;
+        build_module_dir(bench, &dir, Linker::DropIn)?;
+    }
+    Ok(())
+}
+
 pub fn build_all(bench: &Bench) -> Result<()> {
     build_tools()?;
     build_runtime(bench)?;
     for (dir, linker) in test_modules() {
         build_module_dir(bench, &dir, linker)?;
     }
+    build_drop_in(bench)?;
     crate::bfq::build(bench)?;
     crate::bench::build_call_modules(bench)?;
     // Corrupted copies of test_driver.ko for the bad-table scenario.

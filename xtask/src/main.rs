@@ -4,6 +4,7 @@
 mod badtable;
 mod bench;
 mod bfq;
+mod demo;
 mod dkms;
 mod env;
 mod kbuild;
@@ -129,7 +130,7 @@ fn main() -> ExitCode {
         Cmd::Vm(args) => cmd_vm(args),
         Cmd::Build => env::ensure().and_then(|b| kbuild::build_all(&b)),
         Cmd::Test { only } => cmd_test(only),
-        Cmd::Demo => cmd_demo(),
+        Cmd::Demo => demo::cmd_demo(),
         Cmd::GenHeader => cmd_gen_header(),
         Cmd::Dkms => dkms::source_tree().map(|d| println!("{}", d.display())),
         Cmd::Bench {
@@ -487,29 +488,4 @@ fn finish(rows: Vec<Row>, started: Instant) -> Result<()> {
         return Err(Error(format!("{failed} test step(s) failed")));
     }
     Ok(())
-}
-
-fn cmd_demo() -> Result<()> {
-    let bench = env::ensure()?;
-    kbuild::build_all(&bench)?;
-    let s = scenarios::all()
-        .into_iter()
-        .find(|s| s.name == "demo")
-        .expect("demo scenario");
-    let r = scenarios::run_one(&bench, &s, false);
-    // The guest script's own lines, and the runtime's kernel messages.
-    if let Ok(log) = std::fs::read_to_string(&r.log_path) {
-        for line in log.lines() {
-            let kernel = line.starts_with('[');
-            if (!kernel && !line.starts_with("RERAND-VM-EXIT")) || line.contains("] rerand") {
-                println!("{line}");
-            }
-        }
-    }
-    println!("{}: {}", r.name, if r.passed { "PASS" } else { "FAIL" });
-    if r.passed {
-        Ok(())
-    } else {
-        Err(Error(r.detail))
-    }
 }

@@ -117,6 +117,20 @@ pub fn all() -> Vec<Scenario> {
             expect: Expect::Pass,
         },
         Scenario {
+            name: "dropin",
+            what: "LD=rerand-ld alone (no rerand.mk): single-object and composite modules, depmod, modprobe",
+            modules: vec![],
+            files: kbuild::drop_in_dirs()
+                .into_iter()
+                .map(|(_, dir, ko)| extra(dir.join(ko)))
+                .chain([extra(rt())])
+                .collect(),
+            cpu: "max",
+            smp: 2,
+            timeout_s: 240,
+            expect: Expect::Pass,
+        },
+        Scenario {
             name: "annotated",
             what: "SPECIAL_FUNCTION with --only-annotated vs automatic wrapping",
             modules: vec![

@@ -10,7 +10,7 @@ pub fn check(data: &[u8]) {
     let cfgs = [
         Config::default(),
         Config {
-            require_dwarf: true,
+            assume_register_args: true,
             only_annotated: false,
             ..Default::default()
         },
