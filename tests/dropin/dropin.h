@@ -6,5 +6,6 @@
 
 u32 dropin_adler32(const u8 *p, size_t n);
 u32 dropin_collatz_steps(u64 n);
+u32 dropin_scale(u32 x);
 
 #endif /* DROPIN_H */
