@@ -18,19 +18,21 @@ static struct dentry *rr_dir;
 static int rr_stats_show(struct seq_file *sf, void *unused)
 {
 	struct rr_module *m;
-	unsigned int i, pending, pinned;
+	unsigned int i, pending, pinned, held;
 
 	mutex_lock(&rr_lock);
 	list_for_each_entry(m, &rr_modules, node) {
 		pending = 0;
 		pinned = 0;
+		held = 0;
 		for (i = 0; i < m->nfuncs; i++) {
 			pending += m->funcs[i].state != RR_IDLE;
 			pinned += m->funcs[i].pinned;
+			held += m->funcs[i].held;
 		}
-		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u tamper=%lu period_ms=%u skipped=%lu watched=%u guard_coverage=%u%% guard_distinct=%u\n",
+		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u held=%u tamper=%lu period_ms=%u skipped=%lu watched=%u guard_coverage=%u%% guard_distinct=%u\n",
 			   m->mod->name, m->nfuncs + m->nexcluded, m->nfuncs,
-			   m->nexcluded, m->moves, pending, pinned, m->tamper,
+			   m->nexcluded, m->moves, pending, pinned, held, m->tamper,
 			   READ_ONCE(rr_period_ms), m->skipped, m->watched,
 			   m->nfuncs ? m->watched * 100 / m->nfuncs : 0,
 			   m->distinct);
@@ -65,9 +67,10 @@ static int rr_module_show(struct seq_file *sf, void *unused)
 		void *tramp = (void *)(unsigned long)f->rec->trampoline;
 
 		/* Raw addresses: the point of the file; root-only. */
-		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu\n",
+		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu held_periods=%lu orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu\n",
 			   tramp, (unsigned long)tramp, f->cur.body,
 			   rr_state_name(f), f->moves, f->skipped,
+			   f->held_periods,
 			   f->rec->body,
 			   f->rec->trampoline + f->rec->call_offset,
 			   ALIGN_DOWN(f->rec->trampoline + f->rec->call_offset,

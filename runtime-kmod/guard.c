@@ -86,14 +86,12 @@
 #include <asm/sysreg.h>
 #include "rerand.h"
 #include "reloc.h"
+#include "writers.h"
 
 #define RR_GUARD_MAX	16	/* ARM_MAX_WRP */
 #define RR_RING		8	/* incidents per CPU between two drains */
 #define RR_TRACE_DEPTH	12
 #define RR_PENDING_MAX	10	/* periods to wait for a reported store */
-
-#define RR_INSN_NOP	0xd503201fU
-#define RR_INSN_MOV_X9	0xaa1e03e9U	/* mov x9, x30: ftrace's first slot */
 
 enum { RR_POLICY_REPAIR, RR_POLICY_SKIP };
 
@@ -154,11 +152,19 @@ static DECLARE_DELAYED_WORK(rr_rotate_work, rr_rotate_fn);
 static void rr_incident_fn(struct work_struct *work);
 static DECLARE_WORK(rr_incident_work, rr_incident_fn);
 
+/*
+ * Queues a rotation now. Under rr_lock, so that nothing is queued after
+ * rr_guard_exit() cancelled the work (a parameter written during
+ * `rmmod rerand` would otherwise run it after the module's text is gone).
+ * Called without rr_lock.
+ */
 static void rr_guard_kick(void)
 {
+	mutex_lock(&rr_lock);
 	/* Before rerand_init() (parameters given to insmod): nothing yet. */
-	if (READ_ONCE(rr_guard_running))
+	if (rr_guard_running)
 		mod_delayed_work(system_wq, &rr_rotate_work, 0);
+	mutex_unlock(&rr_lock);
 }
 
 static int rr_set_guard(const char *val, const struct kernel_param *kp)
@@ -185,9 +191,11 @@ static int rr_set_slots(const char *val, const struct kernel_param *kp)
 
 	if (ret)
 		return ret;
-	if (READ_ONCE(rr_guard_running))
+	mutex_lock(&rr_lock);
+	if (rr_guard_running)
 		v = min(v, rr_slots_max);
 	WRITE_ONCE(rr_guard_slots, v);
+	mutex_unlock(&rr_lock);
 	rr_guard_kick();
 	return 0;
 }
@@ -208,10 +216,12 @@ static int rr_set_rotate(const char *val, const struct kernel_param *kp)
 	if (ret)
 		return ret;
 	WRITE_ONCE(rr_guard_rotate_ms, v);
-	/* The next rotation comes one new period from now. */
-	if (READ_ONCE(rr_guard_running))
+	/* The next rotation comes one new period from now (see rr_guard_kick()). */
+	mutex_lock(&rr_lock);
+	if (rr_guard_running)
 		mod_delayed_work(system_wq, &rr_rotate_work,
 				 msecs_to_jiffies(v));
+	mutex_unlock(&rr_lock);
 	return 0;
 }
 
@@ -522,12 +532,14 @@ static void rr_watch_rearm(struct rr_watch *w)
 static bool rr_allowed(const struct rr_func *f, unsigned int off, u32 word,
 		       u32 good)
 {
+	/* A BRK only where kprobes put one. */
 	if (word == BRK64_OPCODE_KPROBES)
-		return true;
-	if ((off == 4 || off == 8) &&
+		return rr_kprobe_owns((void *)(unsigned long)
+				      (f->rec->trampoline + off));
+	if ((off == RR_FTRACE_SLOT0 || off == RR_FTRACE_SLOT1) &&
 	    (good == RR_INSN_NOP || good == RR_INSN_MOV_X9))
 		return word == RR_INSN_NOP || word == RR_INSN_MOV_X9 ||
-		       (word & 0xfc000000U) == 0x94000000U;
+		       rr_is_bl(word);
 	return false;
 }
 
@@ -906,7 +918,15 @@ int rr_guard_image(struct rr_module *m)
 	m->tramp_image = kvmalloc(hi - lo, GFP_KERNEL);
 	if (!m->tramp_image)
 		return -ENOMEM;
+	/* Between trampolines (padding): as it is. */
 	memcpy(m->tramp_image, (void *)lo, hi - lo);
+	/* Each trampoline: its known-good image, without kprobes or ftrace. */
+	for (i = 0; i < m->nfuncs; i++) {
+		const struct rr_func *f = &m->funcs[i];
+
+		memcpy(m->tramp_image + (f->rec->trampoline - lo),
+		       f->tramp_good, f->tramp_size);
+	}
 	m->tramp_lo = lo;
 	m->tramp_hi = hi;
 	return 0;

@@ -10,17 +10,22 @@
  *
  * Checked against Linux 6.1 (Debian 6.1.0-56-arm64 Module.symvers): none of
  * the functions below is exported; caches_clean_inval_pou(),
- * kick_all_cpus_sync(), stop_machine(), vmalloc_to_page(), vmap(), vunmap()
- * and vfree() are, and are called directly.
+ * kick_all_cpus_sync(), stop_machine(), vmalloc_to_page(), vmap(), vunmap(),
+ * vfree() and enable_kprobe() are, and are called directly.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cache.h>
 #include <linux/kprobes.h>
 #include <linux/sizes.h>
 #include <asm/memory.h>
 #include "rerand.h"
 
-struct rr_ksyms rr_ksyms;
+/*
+ * Function pointers the mover and the guard call every period: read-only
+ * once rerand_init() is done, so that one stray write cannot redirect them.
+ */
+struct rr_ksyms rr_ksyms __ro_after_init;
 
 static const struct {
 	const char *name;
@@ -53,6 +58,12 @@ static const struct {
 	 * context); printing it waits for process context.
 	 */
 	{ "stack_trace_save_regs", (void **)&rr_ksyms.stack_trace_save_regs },
+	/*
+	 * Who else writes a word of module text (writers.c): a kprobe saved
+	 * the instruction under its BRK, and emulates or restores that one.
+	 * Called under rcu_read_lock(), as kprobes' own handlers do.
+	 */
+	{ "get_kprobe", (void **)&rr_ksyms.get_kprobe },
 	/* Never called: its code is decoded to find module_alloc_base. */
 	{ "module_alloc", (void **)&rr_ksyms.module_alloc },
 };

@@ -20,6 +20,7 @@
 #include <linux/sort.h>
 #include <linux/vmalloc.h>
 #include "rerand.h"
+#include "writers.h"
 #include "reloc.h"
 
 /* The one lock: module list and all move state (see rerand.h). */
@@ -157,6 +158,25 @@ static int rr_check_header(struct module *mod, unsigned int t,
 	return 0;
 }
 
+/*
+ * The slot address a trampoline passes to the hooks: `adrp x9, slot` and
+ * `add x9, x9, :lo12:slot` 16 and 12 bytes before its `bl` (rerand-ld's
+ * layout and the hand-written one of rerand_abi.h); 0 if they are not there.
+ */
+static unsigned long rr_tramp_slot(u64 call)
+{
+	u32 adrp = rr_text_word((void *)(unsigned long)(call - 16));
+	u32 add = rr_text_word((void *)(unsigned long)(call - 12));
+	s64 imm;
+
+	if ((adrp & 0x9f00001fU) != 0x90000009U ||	/* adrp x9 */
+	    (add & 0xffc003ffU) != 0x91000129U)		/* add x9, x9, #imm */
+		return 0;
+	imm = ((adrp >> 29) & 3) | (((adrp >> 5) & 0x7ffff) << 2);
+	imm = (imm << 43) >> 43;			/* sign-extend 21 bits */
+	return ((call - 16) & ~0xfffULL) + (imm << 12) + ((add >> 10) & 0xfff);
+}
+
 /* Checks one function record and fills @f; 0 or a negative errno. */
 static int rr_check_func(struct module *mod, unsigned int t, int i,
 			 const struct rerand_table_header *h,
@@ -209,8 +229,9 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 		}
 	}
 	call = r->trampoline + r->call_offset;
-	insn = le32_to_cpu(*(__le32 *)(unsigned long)call);
-	if ((insn & 0xfc000000U) != 0x94000000U ||
+	/* Through kprobes' saved copy: a probe may be armed there already. */
+	insn = rr_text_word((void *)(unsigned long)call);
+	if (!rr_is_bl(insn) ||
 	    !rerand_decode_branch(insn, call, &target) || target != r->body) {
 		rr_bad(mod, t, i, "word %08x at trampoline+%u is not `bl` to the body %llx",
 		       insn, r->call_offset, r->body);
@@ -224,23 +245,33 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 		rr_bad(mod, t, i, "slot not zero at load (shared with another function?)");
 		return -EINVAL;
 	}
+	/* The counters the mover waits on must be the ones the calls use. */
+	if (rr_tramp_slot(call) != (unsigned long)f->slot) {
+		rr_bad(mod, t, i, "trampoline does not pass its own slot (#%d) to the hooks",
+		       i);
+		return -EINVAL;
+	}
 	f->max_size = rerand_copy_max_size(r->size, rel, r->nrelocs);
 
 	/* The guard's known-good image of the trampoline (guard.c). */
 	f->tramp_size = min_t(u64, (u64)r->call_offset + RR_TRAMP_TAIL,
 			      b->text_hi - r->trampoline) & ~3ULL;
-	f->tramp_good = kmemdup((void *)(unsigned long)r->trampoline,
-				f->tramp_size, GFP_KERNEL);
+	f->tramp_good = kmalloc(f->tramp_size, GFP_KERNEL);
 	if (!f->tramp_good)
 		return -ENOMEM;
+	rr_read_trampoline(f->tramp_good, (void *)(unsigned long)r->trampoline,
+			   f->tramp_size);
 	f->cur.body = r->body;
 	f->cur_bl = insn;
 
-	/* The pristine snapshot: copies are built from it, never from text. */
+	/*
+	 * The pristine snapshot: copies are built from it, never from text.
+	 * A probe armed on the body before we saw it leaves no BRK in it.
+	 */
 	f->pristine = kvmalloc(r->size, GFP_KERNEL);
 	if (!f->pristine)
 		return -ENOMEM;
-	memcpy(f->pristine, (void *)(unsigned long)r->body, r->size);
+	rr_read_text(f->pristine, (void *)(unsigned long)r->body, r->size);
 
 	/* Dry run at the body's own address: every relocation must apply. */
 	tmp = kvmalloc(f->max_size, GFP_KERNEL);
@@ -427,40 +458,104 @@ static int rr_coming(struct module *mod)
 	return 0;
 }
 
+static bool rr_module_quiet(struct rr_module *m)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nfuncs; i++)
+		if (!rr_all_quiet(&m->funcs[i]))
+			return false;
+	return true;
+}
+
 /*
- * Waits until no thread is inside any body of @m, then frees its copies.
- * Called with @m off the list, so the mover no longer sees it.
+ * Frees what @m's functions own but their copies and counters: a thread
+ * may still be inside a copy, and it counts on the counters. Live code is
+ * leaked rather than freed.
+ */
+static void rr_leak_module(struct rr_module *m)
+{
+	unsigned int i;
+
+	pr_err("%s: threads still inside moved bodies: their copies are leaked, not freed\n",
+	       m->gone_name);
+	for (i = 0; i < m->nfuncs; i++) {
+		kvfree(m->funcs[i].pristine);
+		kfree(m->funcs[i].tramp_good);
+	}
+	kvfree(m->funcs);
+	kvfree(m->tramp_image);
+	kfree(m);
+}
+
+/*
+ * Modules gone (MODULE_STATE_GOING done) whose copies a thread may still
+ * run: polled once a second by rr_reap_work, freed once quiet. Under
+ * rr_lock. A thread that ends inside a body (kthread_complete_and_exit(),
+ * module_put_and_kthread_exit()) never leaves it: its module stays here.
+ */
+static LIST_HEAD(rr_gone);
+static void rr_reap_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(rr_reap_work, rr_reap_fn);
+static bool rr_reaping = true;	/* rr_lock; false once rerand_exit() runs */
+
+static void rr_reap_fn(struct work_struct *work)
+{
+	struct rr_module *m, *tmp;
+
+	mutex_lock(&rr_lock);
+	list_for_each_entry_safe(m, tmp, &rr_gone, node) {
+		if (rr_module_quiet(m)) {
+			pr_info("%s: the last thread left its moved bodies after %u s; copies freed\n",
+				m->gone_name, ++m->gone_s);
+			list_del(&m->node);
+			rr_free_funcs(m);
+		} else if (++m->gone_s % 600 == 0) {
+			pr_warn_ratelimited("%s: threads still inside moved bodies after %u s\n",
+					    m->gone_name, m->gone_s);
+		}
+	}
+	if (rr_reaping && !list_empty(&rr_gone))
+		queue_delayed_work(system_wq, &rr_reap_work, HZ);
+	mutex_unlock(&rr_lock);
+}
+
+/* How long the GOING notifier waits for threads to leave @m's bodies. */
+#define RR_GOING_WAIT_MS	1000
+
+/*
+ * Frees @m's copies once no thread is inside any of its bodies. Called
+ * with @m off rr_modules (the mover no longer sees it), from the module
+ * notifier, which it holds for at most RR_GOING_WAIT_MS: then it says
+ * which functions are still entered and leaves @m to rr_reap_work.
  */
 static void rr_drain_and_free(struct rr_module *m)
 {
-	unsigned int i, ms = 0;
-	bool quiet;
+	unsigned int i, ms;
 
-	for (;;) {
-		quiet = true;
-		for (i = 0; i < m->nfuncs && quiet; i++)
-			quiet = rr_all_quiet(&m->funcs[i]);
-		if (quiet)
-			break;
-		if (ms == 10 * MSEC_PER_SEC)
-			pr_warn("%s: threads still inside moved bodies after 10 s; waiting\n",
-				m->mod->name);
-		if (ms >= 300 * MSEC_PER_SEC) {
-			pr_err("%s: threads still inside moved bodies after 300 s: leaking its copies\n",
-			       m->mod->name);
-			for (i = 0; i < m->nfuncs; i++) {
-				kvfree(m->funcs[i].pristine);
-				kfree(m->funcs[i].tramp_good);
-			}
-			kvfree(m->funcs);
-			kvfree(m->tramp_image);
-			kfree(m);
+	strscpy(m->gone_name, m->mod->name, sizeof(m->gone_name));
+	for (ms = 0; ms < RR_GOING_WAIT_MS; ms += 20) {
+		if (rr_module_quiet(m)) {
+			rr_free_funcs(m);
 			return;
 		}
 		msleep(20);
-		ms += 20;
 	}
-	rr_free_funcs(m);
+	/* @m's text is still there: the names resolve. */
+	for (i = 0; i < m->nfuncs; i++)
+		if (!rr_all_quiet(&m->funcs[i]))
+			pr_warn("%s: %ps: a thread entered it and has not returned (one that exits inside it never will); its copies are freed when it does\n",
+				m->gone_name,
+				(void *)(unsigned long)m->funcs[i].rec->trampoline);
+	mutex_lock(&rr_lock);
+	if (rr_reaping) {
+		list_add_tail(&m->node, &rr_gone);
+		queue_delayed_work(system_wq, &rr_reap_work, HZ);
+		m = NULL;
+	}
+	mutex_unlock(&rr_lock);
+	if (m)
+		rr_leak_module(m);
 }
 
 static void rr_going(struct module *mod)
@@ -538,6 +633,10 @@ static void __exit rerand_exit(void)
 	unregister_module_notifier(&rr_module_nb);
 	rr_mover_stop();
 	rr_guard_exit();
+	mutex_lock(&rr_lock);
+	rr_reaping = false;
+	mutex_unlock(&rr_lock);
+	cancel_delayed_work_sync(&rr_reap_work);
 	/* Dependent modules hold references on us: normally empty. */
 	mutex_lock(&rr_lock);
 	list_splice_init(&rr_modules, &gone);
@@ -546,6 +645,14 @@ static void __exit rerand_exit(void)
 		list_del(&m->node);
 		rr_debugfs_remove(m);
 		rr_drain_and_free(m);
+	}
+	/* Gone modules whose copies are still entered: the last look. */
+	list_for_each_entry_safe(m, tmp, &rr_gone, node) {
+		list_del(&m->node);
+		if (rr_module_quiet(m))
+			rr_free_funcs(m);
+		else
+			rr_leak_module(m);
 	}
 	rr_debugfs_exit();
 }

@@ -20,11 +20,13 @@
 #include <linux/stop_machine.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
+#include <asm/debug-monitors.h>
 #include <asm/memory.h>
 #include <asm/pgtable.h>
 #include <asm/tlbflush.h>
 #include "rerand.h"
 #include "reloc.h"
+#include "writers.h"
 
 static void rr_tick(struct work_struct *work);
 static DECLARE_DELAYED_WORK(rr_work, rr_tick);
@@ -206,7 +208,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		return 0;
 	rnd = (u32 *)(order + m->nfuncs);
 	for (i = 0; i < m->nfuncs; i++)
-		if (m->funcs[i].state == RR_IDLE)
+		if (m->funcs[i].state == RR_IDLE && !m->funcs[i].held)
 			order[n++].func = i;
 	get_random_bytes(rnd, n * sizeof(*rnd));
 	/* Random order (Fisher-Yates), random gaps. */
@@ -303,6 +305,13 @@ static void rr_skip(struct rr_module *m, struct rr_func *f, const char *why)
 	m->skipped++;
 }
 
+/* Another writer took the `bl` word before it could be retargeted. */
+static void rr_hold(struct rr_module *m, struct rr_func *f)
+{
+	rr_free_copy(&f->next);
+	f->held = true;
+}
+
 /* The trampoline now calls f->next: make it current, start its grace period. */
 static void rr_published(struct rr_module *m, struct rr_func *f)
 {
@@ -319,9 +328,19 @@ static void rr_published(struct rr_module *m, struct rr_func *f)
 	m->moves++;
 }
 
-static void *rr_call_word(const struct rr_func *f)
+/*
+ * Callers may have gone to @f's previous body while counted in either
+ * epoch index (kprobes emulated an older `bl`): its grace period starts
+ * again, as if the move were made now.
+ */
+void rr_restart_grace(struct rr_func *f)
 {
-	return (void *)(unsigned long)(f->rec->trampoline + f->rec->call_offset);
+	lockdep_assert_held(&rr_lock);
+	if (f->state == RR_IDLE)
+		return;
+	f->old_idx = f->slot->epoch & 1;
+	f->state = RR_WAIT_INACTIVE;
+	f->waited = 0;
 }
 
 /*
@@ -424,6 +443,12 @@ static int notrace rr_publish_cb(void *arg)
 			if (!f->next.arena)
 				continue;
 			w = (unsigned long)rr_call_word(f);
+			/*
+			 * Only over the word written last: a kprobe armed
+			 * since the period began owns it (writers.c).
+			 */
+			if (le32_to_cpu(READ_ONCE(*(__le32 *)w)) != f->cur_bl)
+				continue;
 			WRITE_ONCE(*(__le32 *)(a->map + (w - a->lo)),
 				   cpu_to_le32(f->next_bl));
 			lo = min(lo, w);
@@ -453,6 +478,7 @@ static void rr_publish_stopped(void)
 	struct rr_module *m;
 	unsigned int n = 0, i, k;
 	int err;
+	u32 w;
 
 	list_for_each_entry(m, &rr_modules, node)
 		n++;
@@ -482,8 +508,11 @@ static void rr_publish_stopped(void)
 			if (!f->next.arena)
 				continue;
 			/* What the trampoline calls now, whatever happened. */
-			if (le32_to_cpu(*(__le32 *)rr_call_word(f)) == f->next_bl)
+			w = le32_to_cpu(*(__le32 *)rr_call_word(f));
+			if (w == f->next_bl)
 				rr_published(m, f);
+			else if (w == f->cur_bl || w == BRK64_OPCODE_KPROBES)
+				rr_hold(m, f);
 			else
 				rr_skip(m, f, "patching the trampoline failed");
 		}
@@ -509,6 +538,7 @@ static void rr_publish_all(void)
 	struct rr_module *m;
 	struct rr_func *f;
 	unsigned int i;
+	int err;
 
 	if (READ_ONCE(rr_stop_machine)) {
 		rr_publish_stopped();
@@ -520,8 +550,23 @@ static void rr_publish_all(void)
 			f = &m->funcs[i];
 			if (!f->next.arena)
 				continue;
-			/* One aligned BL -> BL store, allowed while CPUs run it. */
-			if (rr_ksyms.patch_text_nosync(rr_call_word(f), f->next_bl))
+			/*
+			 * One aligned BL -> BL store, allowed while CPUs run
+			 * it; only over the word written last (a kprobe may
+			 * own it now). Preemption off: kprobes arms through
+			 * stop_machine(), which cannot run between the check
+			 * and the store.
+			 */
+			preempt_disable();
+			if (le32_to_cpu(READ_ONCE(*(__le32 *)rr_call_word(f))) != f->cur_bl)
+				err = 1;
+			else
+				err = rr_ksyms.patch_text_nosync(rr_call_word(f),
+								 f->next_bl);
+			preempt_enable();
+			if (err > 0)
+				rr_hold(m, f);
+			else if (err)
 				rr_skip(m, f, "patching the trampoline failed");
 			else
 				rr_published(m, f);
@@ -576,6 +621,82 @@ static void rr_advance(struct rr_module *m, struct rr_func *f)
 	}
 }
 
+/*
+ * Writes @f's current `bl` back over an older one that another writer
+ * (kprobes' disarm, with an older saved copy) put there, as the guard
+ * repairs: through the text-patching alias, under stop_machine() unless
+ * stop_machine=0 (then one store with preemption off, checked first, and
+ * every CPU synchronised after it).
+ */
+static void rr_restore_call_word(struct rr_module *m, struct rr_func *f)
+{
+	void *addr[1] = { rr_call_word(f) };
+	u32 insn[1] = { f->cur_bl };
+	int ret;
+
+	if (READ_ONCE(rr_stop_machine)) {
+		cpus_read_lock();
+		ret = rr_ksyms.patch_text(addr, insn, 1);
+		cpus_read_unlock();
+	} else {
+		preempt_disable();
+		ret = rr_ksyms.patch_text_nosync(addr[0], insn[0]);
+		preempt_enable();
+		kick_all_cpus_sync();
+	}
+	if (ret)
+		pr_err_ratelimited("%s: %ps: restoring its `bl` failed (%d)\n",
+				   m->mod->name, addr[0], ret);
+	else
+		pr_info_ratelimited("%s: %ps: an older `bl` was written back over its trampoline's; restored\n",
+				    m->mod->name, addr[0]);
+	rr_restart_grace(f);
+}
+
+/*
+ * Which `bl` words another writer owns this period (writers.c), before any
+ * grace period may end: a kprobe that saved an older `bl` sends calls to
+ * a previous body, and so does that `bl` written back; that body must not
+ * be freed under them.
+ */
+static void rr_check_writers(void)
+{
+	struct rr_module *m;
+	bool synced = false;
+	unsigned int i;
+
+	/* Every register_kprobe() in flight has published its probe. */
+	rr_kprobes_settle();
+	list_for_each_entry(m, &rr_modules, node)
+		for (i = 0; i < m->nfuncs; i++)
+			synced |= rr_kprobe_sync_saved(m, &m->funcs[i]);
+	if (synced) {
+		/* No disarm in flight still writes the older copy back... */
+		rr_kprobes_settle();
+		/* ...and no CPU still emulates it. */
+		kick_all_cpus_sync();
+	}
+	list_for_each_entry(m, &rr_modules, node) {
+		for (i = 0; i < m->nfuncs; i++) {
+			struct rr_func *f = &m->funcs[i];
+
+			switch (rr_call_word_owner(f)) {
+			case RR_WORD_OURS:
+				f->held = false;
+				break;
+			case RR_WORD_STALE:
+				rr_restore_call_word(m, f);
+				fallthrough;
+			case RR_WORD_KPROBE:
+			case RR_WORD_FOREIGN:	/* the guard reports and repairs it */
+				f->held = true;
+				break;
+			}
+			f->held_periods += f->held;
+		}
+	}
+}
+
 static void rr_tick(struct work_struct *work)
 {
 	bool moving = !READ_ONCE(rr_paused);
@@ -585,6 +706,7 @@ static void rr_tick(struct work_struct *work)
 
 	mutex_lock(&rr_lock);
 	t0 = ktime_get_ns();
+	rr_check_writers();
 	/* Grace periods first (they free old copies), then the new copies. */
 	list_for_each_entry(m, &rr_modules, node)
 		for (i = 0; i < m->nfuncs; i++)
@@ -618,6 +740,8 @@ const char *rr_state_name(const struct rr_func *f)
 {
 	if (f->pinned)
 		return "pinned";
+	if (f->held)
+		return "held";
 	switch (f->state) {
 	case RR_IDLE:
 		return "idle";

@@ -65,8 +65,10 @@ struct rr_func {
 	unsigned int old_idx;	/* epoch index current when the move was made */
 	unsigned int waited;	/* periods spent in RR_WAIT_* */
 	bool pinned;
+	bool held;		/* another writer owns the `bl` word (writers.c) */
 	unsigned long moves;
 	unsigned long skipped;
+	unsigned long held_periods;	/* periods not moved for that */
 	/* guard.c */
 	u8 *tramp_good;		/* the trampoline at MODULE_STATE_COMING */
 	unsigned int tramp_size;
@@ -93,6 +95,9 @@ struct rr_module {
 	unsigned long tramp_lo, tramp_hi;
 	u8 *tramp_image;
 	unsigned int distinct;		/* trampolines ever watched */
+	/* Once gone (main.c): its name, and seconds waited for its threads. */
+	char gone_name[MODULE_NAME_LEN];
+	unsigned int gone_s;
 };
 
 /* Trampoline size: the `bl` at call_offset and 24 bytes from it on. */
@@ -108,6 +113,7 @@ extern bool rr_stop_machine;
 int rr_parse_ms(const char *val, unsigned int *ms);
 
 struct pt_regs;
+struct kprobe;
 
 /* ksyms.c: unexported kernel functions, resolved once at init. */
 struct rr_ksyms {
@@ -121,6 +127,7 @@ struct rr_ksyms {
 	int (*patch_text_nosync)(void *addr, u32 insn);
 	int (*patch_text)(void *addrs[], u32 insns[], int cnt);
 	void *(*module_alloc)(unsigned long size);
+	struct kprobe *(*get_kprobe)(void *addr);
 	unsigned int (*stack_trace_save_regs)(struct pt_regs *regs,
 					      unsigned long *store,
 					      unsigned int size,
@@ -145,6 +152,12 @@ bool rr_idx_quiet(struct rr_func *f, unsigned int idx);
 bool rr_all_quiet(struct rr_func *f);
 void rr_flip_epoch(struct rr_func *f);
 
+/* The word of @f's trampoline that decides where its calls go. */
+static inline void *rr_call_word(const struct rr_func *f)
+{
+	return (void *)(unsigned long)(f->rec->trampoline + f->rec->call_offset);
+}
+
 /* move.c */
 struct rr_profile {
 	u64 ticks;
@@ -164,6 +177,7 @@ void rr_mover_start(void);
 void rr_mover_stop(void);
 void rr_mover_reschedule(void);
 void rr_free_copy(struct rr_copy *c);
+void rr_restart_grace(struct rr_func *f);
 void rr_region(const struct rr_module *m, unsigned long *lo,
 	       unsigned long *hi);
 const char *rr_state_name(const struct rr_func *f);

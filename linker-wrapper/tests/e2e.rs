@@ -581,6 +581,42 @@ fn probes_and_non_module_links_run_the_real_ld() {
     assert!(!me.status.success());
 }
 
+/// A command line rerand-ld cannot read as text is one clear error, not a
+/// panic and not a link that silently skips the rewrite (issue 20).
+#[test]
+fn non_utf8_arguments_and_response_files_are_clear_errors() {
+    use std::os::unix::ffi::OsStrExt;
+    need(&["aarch64-linux-gnu-ld"]);
+    let d = tmp("utf8");
+    let bad = std::ffi::OsStr::from_bytes(b"in\xff.o");
+    let out = Command::new(env!("CARGO_BIN_EXE_rerand-ld"))
+        .env("RERAND_REAL_LD", "aarch64-linux-gnu-ld")
+        .args(["-r", "-o"])
+        .arg(d.join("out.o"))
+        .arg(bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("argument 4") && err.contains("not valid UTF-8"),
+        "{err}"
+    );
+    let rsp = d.join("objs.rsp");
+    std::fs::write(&rsp, b"a.o b\xfe.o\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rerand-ld"))
+        .env("RERAND_REAL_LD", "aarch64-linux-gnu-ld")
+        .args(["-r", "-o"])
+        .arg(d.join("out.o"))
+        .arg(format!("@{}", rsp.display()))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("objs.rsp is not valid UTF-8"), "{err}");
+    assert!(!d.join("out.o").exists(), "nothing is written");
+}
+
 /// Points the first `.rela.debug_info` entry against `.text.NAME` to the
 /// symbol NAME instead (the same address: NAME starts its section).
 fn through_function_symbol(data: &mut [u8], name: &str) {

@@ -6,8 +6,10 @@
 #include <linux/compiler.h>
 #include "dropin.h"
 
-/* A default that dropin_main.c overrides: each object's record must keep
- * its own trampoline, or the runtime refuses the module. */
+/*
+ * A default that dropin_main.c overrides: each object's record must keep
+ * its own trampoline, or the runtime refuses the module.
+ */
 u32 __weak dropin_scale(u32 x)
 {
 	return x;

@@ -32,6 +32,7 @@ static noinline u32 dropin_in_probe(u32 x)
 {
 	return x + 1;
 }
+
 NOKPROBE_SYMBOL(dropin_in_probe);
 
 static int render(char *buf, size_t len)

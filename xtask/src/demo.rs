@@ -144,7 +144,8 @@ fn render(log: &str) -> String {
     });
     out.push_str(&format!(
         "\nShown: {} reads of {functions} functions. rerand_host made {} checked calls and {} of them\n\
-         returned a wrong result, while the bodies moved {} times and every entry point {}.\n",
+         returned a wrong result, while the bodies moved {} times\n\
+         and every entry point {}.\n",
         reads.len(),
         get("calls"),
         get("errors"),

@@ -205,8 +205,18 @@ pub fn all() -> Vec<Scenario> {
             expect: Expect::Pass,
         },
     ];
+    v.push(Scenario {
+        name: "coexist",
+        what: "kprobes, kretprobes and the function tracer on a module while its bodies move: armed before load, on every trampoline word, 30 s of churn",
+        modules: vec![rt(), host()],
+        files: vec![extra(driver())],
+        cpu: "max",
+        smp: 2,
+        timeout_s: 300,
+        expect: Expect::Pass,
+    });
     // Issue 5 asks for these on a core with real cache maintenance too.
-    for base in ["lifecycle", "probes"] {
+    for base in ["lifecycle", "probes", "coexist"] {
         let s = v.iter().find(|s| s.name == base).expect("scenario");
         let twin = Scenario {
             name: s.name,

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The other writers of a rerandomized module's text, as the runtime sees
+ * them (docs/DESIGN.md, "Other writers of module text"):
+ *
+ *  - kprobes puts a BRK over an instruction, keeps the instruction in
+ *    kprobe->opcode, emulates (a `bl`, an `adrp`...) or single-steps that
+ *    saved copy on every hit, and writes it back when the probe is
+ *    disarmed. A probe may be armed before the runtime sees the module
+ *    (trace_kprobe's module notifier runs first at MODULE_STATE_COMING);
+ *  - ftrace turns a traced function's entry NOPs into `mov x9, x30` and
+ *    `bl <ftrace trampoline>`, and back.
+ *
+ * Known-good images and pristine snapshots are read through
+ * rr_read_text(), so neither writer's words end up in them. A trampoline's
+ * `bl` word under a kprobe belongs to kprobes: the mover leaves it alone
+ * (rr_call_word_owner()) and keeps what kprobes saved there equal to the
+ * `bl` it wrote last (rr_kprobe_sync_saved()).
+ *
+ * Below the stages: used by main.c (snapshots), move.c (the mover) and
+ * guard.c (the integrity check).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kprobes.h>
+#include <linux/rcupdate.h>
+#include <asm/debug-monitors.h>
+#include "rerand.h"
+#include "reloc.h"
+#include "writers.h"
+
+/*
+ * The instruction kprobes keeps for @addr if a kprobe's BRK is there,
+ * else the word itself. A BRK with no probe behind it may be a probe just
+ * being removed: read once more.
+ */
+u32 rr_text_word(const void *addr)
+{
+	struct kprobe *p;
+	u32 word;
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		word = le32_to_cpu(READ_ONCE(*(const __le32 *)addr));
+		if (word != BRK64_OPCODE_KPROBES)
+			return word;
+		rcu_read_lock();
+		p = rr_ksyms.get_kprobe((void *)addr);
+		if (p)
+			word = READ_ONCE(p->opcode);
+		rcu_read_unlock();
+		if (p)
+			return word;
+	}
+	return word;
+}
+
+/*
+ * Whether a kprobe is registered at @addr: a kprobe BRK anywhere else is
+ * not kprobes' (kprobes publishes a probe before it arms it, and disarms
+ * it before it unpublishes it).
+ */
+bool rr_kprobe_owns(const void *addr)
+{
+	bool owned;
+
+	rcu_read_lock();
+	owned = rr_ksyms.get_kprobe((void *)addr);
+	rcu_read_unlock();
+	return owned;
+}
+
+/* @len bytes of text at @addr into @buf, kprobe BRKs replaced by what they hide. */
+void rr_read_text(u8 *buf, const void *addr, size_t len)
+{
+	size_t off;
+
+	memcpy(buf, addr, len);
+	for (off = 0; off + 4 <= len; off += 4) {
+		__le32 *w = (__le32 *)(buf + off);
+
+		if (le32_to_cpu(*w) == BRK64_OPCODE_KPROBES)
+			*w = cpu_to_le32(rr_text_word(addr + off));
+	}
+}
+
+/*
+ * A trampoline as rerand-ld wrote it, once the module loader ran ftrace's
+ * init: kprobe BRKs undone, and the second ftrace slot (+8) a NOP even if
+ * the function tracer is on right now.
+ */
+void rr_read_trampoline(u8 *buf, const void *addr, size_t len)
+{
+	rr_read_text(buf, addr, len);
+	if (len >= RR_FTRACE_SLOT1 + 4 &&
+	    rr_is_bl(le32_to_cpu(*(__le32 *)(buf + RR_FTRACE_SLOT1))))
+		*(__le32 *)(buf + RR_FTRACE_SLOT1) = cpu_to_le32(RR_INSN_NOP);
+}
+
+/*
+ * Returns once every register_kprobe() that was in flight has published
+ * its probe: kprobes saves the word under the BRK-to-be (prepare) before
+ * the probe can be found, both under kprobe_mutex, which enable_kprobe()
+ * takes too. The probe is never registered, so nothing is enabled.
+ */
+void rr_kprobes_settle(void)
+{
+	static struct kprobe never_registered;
+
+	enable_kprobe(&never_registered);
+}
+
+/*
+ * Brings up to date what a kprobe on @f's `bl` word saved, if it saved
+ * another `bl` than the one the runtime wrote last (the probe was prepared
+ * before a retargeting and published after it): its hits emulate the
+ * saved `bl`, and its disarm writes it back. @f's previous body restarts
+ * its grace period: emulated calls went there, counted in either epoch
+ * index. Returns whether it changed anything; the caller then waits for
+ * kprobes (rr_kprobes_settle(): a disarm in flight may have read the older
+ * copy) and synchronises every CPU (a hit in flight may hold it).
+ * Under rr_lock.
+ */
+bool rr_kprobe_sync_saved(struct rr_module *m, struct rr_func *f)
+{
+	void *word = rr_call_word(f);
+	bool changed = false;
+	struct kprobe *p;
+
+	rcu_read_lock();
+	p = rr_ksyms.get_kprobe(word);
+	if (p && READ_ONCE(p->opcode) != f->cur_bl) {
+		WRITE_ONCE(p->opcode, f->cur_bl);
+		changed = true;
+	}
+	rcu_read_unlock();
+	if (changed) {
+		pr_info_ratelimited("%s: %ps: a kprobe saved an older `bl` of its trampoline; brought up to date\n",
+				    m->mod->name, word);
+		rr_restart_grace(f);
+	}
+	return changed;
+}
+
+/*
+ * Who owns @f's `bl` word this period. Under rr_lock, after
+ * rr_kprobe_sync_saved() and rr_kprobes_settle().
+ */
+enum rr_word rr_call_word_owner(const struct rr_func *f)
+{
+	void *word = rr_call_word(f);
+	u32 live = le32_to_cpu(READ_ONCE(*(__le32 *)word));
+	u64 target;
+
+	/* Armed or not, a probe there restores what it saved: leave it be. */
+	if (rr_kprobe_owns(word))
+		return live == BRK64_OPCODE_KPROBES || live == f->cur_bl ?
+		       RR_WORD_KPROBE : RR_WORD_STALE;
+	if (live == f->cur_bl)
+		return RR_WORD_OURS;
+	/*
+	 * The previous body's `bl`: a probe disarmed with an older saved
+	 * copy wrote it back (it read it before rr_kprobe_sync_saved()).
+	 */
+	if (f->old.body && rr_is_bl(live) &&
+	    rerand_decode_branch(live, (u64)(unsigned long)word, &target) &&
+	    target == f->old.body)
+		return RR_WORD_STALE;
+	return RR_WORD_FOREIGN;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The other writers of module text (writers.c): what kprobes and ftrace
+ * may write into a trampoline or a body, and how the runtime reads past it.
+ */
+#ifndef RERAND_WRITERS_H
+#define RERAND_WRITERS_H
+
+#include <linux/types.h>
+
+struct rr_module;
+struct rr_func;
+
+#define RR_INSN_NOP	0xd503201fU
+#define RR_INSN_MOV_X9	0xaa1e03e9U	/* mov x9, x30: ftrace's first slot */
+
+/* rerand-ld's trampolines: the ftrace entry slots (docs/DESIGN.md). */
+#define RR_FTRACE_SLOT0	4
+#define RR_FTRACE_SLOT1	8
+
+static inline bool rr_is_bl(u32 insn)
+{
+	return (insn & 0xfc000000U) == 0x94000000U;
+}
+
+u32 rr_text_word(const void *addr);
+bool rr_kprobe_owns(const void *addr);
+void rr_read_text(u8 *buf, const void *addr, size_t len);
+void rr_read_trampoline(u8 *buf, const void *addr, size_t len);
+void rr_kprobes_settle(void);
+/* Who owns a trampoline's `bl` word this period (rr_call_word_owner()). */
+enum rr_word {
+	RR_WORD_OURS,		/* the `bl` the runtime wrote last */
+	RR_WORD_KPROBE,		/* a kprobe is registered on it */
+	RR_WORD_STALE,		/* an older `bl` of ours, written back */
+	RR_WORD_FOREIGN,	/* anything else: the guard's business */
+};
+
+bool rr_kprobe_sync_saved(struct rr_module *m, struct rr_func *f);
+enum rr_word rr_call_word_owner(const struct rr_func *f);
+
+#endif /* RERAND_WRITERS_H */
