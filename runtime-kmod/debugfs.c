@@ -30,12 +30,12 @@ static int rr_stats_show(struct seq_file *sf, void *unused)
 			pinned += m->funcs[i].pinned;
 			held += m->funcs[i].held;
 		}
-		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u held=%u tamper=%lu period_ms=%u skipped=%lu watched=%u guard_coverage=%u%% guard_distinct=%u\n",
+		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u held=%u tamper=%lu period_ms=%u skipped=%lu watched=%u guard_coverage=%u%% guard_distinct=%u fixed_exec_bytes=%lu\n",
 			   m->mod->name, m->nfuncs + m->nexcluded, m->nfuncs,
 			   m->nexcluded, m->moves, pending, pinned, held, m->tamper,
 			   READ_ONCE(rr_period_ms), m->skipped, m->watched,
 			   m->nfuncs ? m->watched * 100 / m->nfuncs : 0,
-			   m->distinct);
+			   m->distinct, rr_fixed_exec_bytes(m));
 	}
 	mutex_unlock(&rr_lock);
 	return 0;
@@ -45,12 +45,12 @@ DEFINE_SHOW_ATTRIBUTE(rr_stats);
 static int rr_mover_show(struct seq_file *sf, void *unused)
 {
 	mutex_lock(&rr_lock);
-	seq_printf(sf, "ticks=%llu built=%llu ns_advance=%llu ns_prepare=%llu ns_guard=%llu ns_publish=%llu ns_alloc=%llu ns_build=%llu ns_protect=%llu ns_free=%llu\n",
+	seq_printf(sf, "ticks=%llu built=%llu ns_advance=%llu ns_prepare=%llu ns_guard=%llu ns_publish=%llu ns_alloc=%llu ns_build=%llu ns_protect=%llu ns_free=%llu poison_hits=%ld\n",
 		   rr_profile.ticks, rr_profile.built, rr_profile.ns_advance,
 		   rr_profile.ns_prepare, rr_profile.ns_guard,
 		   rr_profile.ns_publish, rr_profile.ns_alloc,
 		   rr_profile.ns_build, rr_profile.ns_protect,
-		   rr_profile.ns_free);
+		   rr_profile.ns_free, atomic_long_read(&rr_poison_hits));
 	mutex_unlock(&rr_lock);
 	return 0;
 }
@@ -67,10 +67,11 @@ static int rr_module_show(struct seq_file *sf, void *unused)
 		void *tramp = (void *)(unsigned long)f->rec->trampoline;
 
 		/* Raw addresses: the point of the file; root-only. */
-		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu held_periods=%lu orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu\n",
+		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu held_periods=%lu poisoned=%d size=%u kept=%u orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu\n",
 			   tramp, (unsigned long)tramp, f->cur.body,
 			   rr_state_name(f), f->moves, f->skipped,
-			   f->held_periods,
+			   f->held_periods, f->poisoned, f->rec->size,
+			   rr_kept_bytes(f),
 			   f->rec->body,
 			   f->rec->trampoline + f->rec->call_offset,
 			   ALIGN_DOWN(f->rec->trampoline + f->rec->call_offset,

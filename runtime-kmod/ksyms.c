@@ -64,6 +64,14 @@ static const struct {
 	 * Called under rcu_read_lock(), as kprobes' own handlers do.
 	 */
 	{ "get_kprobe", (void **)&rr_ksyms.get_kprobe },
+	/*
+	 * A BRK immediate of our own for poisoned originals (poison.c):
+	 * the break hooks are not exported in 6.1.
+	 */
+	{ "register_kernel_break_hook",
+	  (void **)&rr_ksyms.register_break_hook },
+	{ "unregister_kernel_break_hook",
+	  (void **)&rr_ksyms.unregister_break_hook },
 	/* Never called: its code is decoded to find module_alloc_base. */
 	{ "module_alloc", (void **)&rr_ksyms.module_alloc },
 };

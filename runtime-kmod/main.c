@@ -617,6 +617,7 @@ static int __init rerand_init(void)
 		rr_debugfs_exit();
 		return ret;
 	}
+	rr_poison_init();
 	rr_mover_start();
 	rr_guard_init();
 	pr_info("ready (ABI v%d, period %u ms, module region %s)\n",
@@ -654,6 +655,7 @@ static void __exit rerand_exit(void)
 		else
 			rr_leak_module(m);
 	}
+	rr_poison_exit();
 	rr_debugfs_exit();
 }
 

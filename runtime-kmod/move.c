@@ -456,6 +456,19 @@ static int notrace rr_publish_cb(void *arg)
 		}
 		/* By the executed address: D-cache to PoU, I-cache invalidated. */
 		caches_clean_inval_pou(lo, hi);
+		/*
+		 * Read back while nobody else runs: what the word holds when
+		 * the machine restarts. After that, another writer (a kprobe
+		 * armed right away) may change it, and that is not a failed
+		 * retargeting: the probe saved the new `bl`.
+		 */
+		for (i = 0; i < m->nfuncs; i++) {
+			struct rr_func *f = &m->funcs[i];
+
+			if (f->next.arena)
+				f->next_landed = le32_to_cpu(READ_ONCE(*(__le32 *)
+						rr_call_word(f))) == f->next_bl;
+		}
 	}
 	/*
 	 * The writes (and caches_clean_inval_pou()'s dsb) before the release
@@ -478,7 +491,6 @@ static void rr_publish_stopped(void)
 	struct rr_module *m;
 	unsigned int n = 0, i, k;
 	int err;
-	u32 w;
 
 	list_for_each_entry(m, &rr_modules, node)
 		n++;
@@ -507,14 +519,18 @@ static void rr_publish_stopped(void)
 
 			if (!f->next.arena)
 				continue;
-			/* What the trampoline calls now, whatever happened. */
-			w = le32_to_cpu(*(__le32 *)rr_call_word(f));
-			if (w == f->next_bl)
+			/*
+			 * What the word held when stop_machine() ended. Not
+			 * written (another writer had the word, seen again at
+			 * the next period) is held; a copy the word may name
+			 * is never dropped.
+			 */
+			if (f->next_landed ||
+			    le32_to_cpu(*(__le32 *)rr_call_word(f)) == f->next_bl)
 				rr_published(m, f);
-			else if (w == f->cur_bl || w == BRK64_OPCODE_KPROBES)
-				rr_hold(m, f);
 			else
-				rr_skip(m, f, "patching the trampoline failed");
+				rr_hold(m, f);
+			f->next_landed = false;
 		}
 	}
 	kfree(p);
@@ -595,6 +611,9 @@ static void rr_advance(struct rr_module *m, struct rr_func *f)
 	case RR_WAIT_OLD:
 		if (!rr_idx_quiet(f, f->old_idx))
 			break;
+		/* The original body drained: nothing may run it from now on. */
+		if (f->old.body && !f->old.arena && !f->poisoned)
+			f->poison_due = true;
 		arena = rr_drop_copy(&f->old);
 		if (arena) {
 			t0 = ktime_get_ns();
@@ -711,6 +730,7 @@ static void rr_tick(struct work_struct *work)
 	list_for_each_entry(m, &rr_modules, node)
 		for (i = 0; i < m->nfuncs; i++)
 			rr_advance(m, &m->funcs[i]);
+	rr_poison_originals();
 	t1 = ktime_get_ns();
 	if (moving)
 		list_for_each_entry(m, &rr_modules, node)

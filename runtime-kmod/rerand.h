@@ -61,11 +61,14 @@ struct rr_func {
 	struct rr_copy old;	/* previous body, until its grace period ends */
 	struct rr_copy next;	/* built, not yet published (mover only) */
 	u32 next_bl;
+	bool next_landed;	/* next_bl read back under stop_machine() */
 	enum rr_state state;
 	unsigned int old_idx;	/* epoch index current when the move was made */
 	unsigned int waited;	/* periods spent in RR_WAIT_* */
 	bool pinned;
 	bool held;		/* another writer owns the `bl` word (writers.c) */
+	bool poison_due;	/* the original drained: poison it (poison.c) */
+	bool poisoned;		/* the original is traps but for its ftrace slots */
 	unsigned long moves;
 	unsigned long skipped;
 	unsigned long held_periods;	/* periods not moved for that */
@@ -114,6 +117,7 @@ int rr_parse_ms(const char *val, unsigned int *ms);
 
 struct pt_regs;
 struct kprobe;
+struct break_hook;
 
 /* ksyms.c: unexported kernel functions, resolved once at init. */
 struct rr_ksyms {
@@ -128,6 +132,8 @@ struct rr_ksyms {
 	int (*patch_text)(void *addrs[], u32 insns[], int cnt);
 	void *(*module_alloc)(unsigned long size);
 	struct kprobe *(*get_kprobe)(void *addr);
+	void (*register_break_hook)(struct break_hook *hook);
+	void (*unregister_break_hook)(struct break_hook *hook);
 	unsigned int (*stack_trace_save_regs)(struct pt_regs *regs,
 					      unsigned long *store,
 					      unsigned int size,
@@ -194,6 +200,14 @@ int rr_guard_image(struct rr_module *m);
 void rr_guard_retargeted(struct rr_module *m, const struct rr_func *f);
 bool rr_guard_intact(const struct rr_func *f);
 void rr_guard_show(struct seq_file *sf);
+
+/* poison.c */
+extern atomic_long_t rr_poison_hits;
+int rr_poison_init(void);
+void rr_poison_exit(void);
+void rr_poison_originals(void);
+unsigned int rr_kept_bytes(const struct rr_func *f);
+unsigned long rr_fixed_exec_bytes(const struct rr_module *m);
 
 /* debugfs.c */
 void rr_debugfs_init(void);

@@ -158,6 +158,9 @@ pub struct Excluded {
     pub reason: String,
     /// The symbol's size, when the name is found in the symbol table.
     pub size: Option<u64>,
+    /// Where the symbol is (section, offset): aliases (`init_module` for
+    /// the init function) share it.
+    pub at: Option<(usize, u64)>,
 }
 
 /// One processed object's table.
@@ -211,6 +214,9 @@ pub const MODULES_END: u64 = 0xffff_8000_0800_0000;
 pub const KIMAGE_VADDR: u64 = 0xffff_8000_0800_0000;
 
 /// `v` rounded up to a multiple of `a` (0 counts as 1).
+/// A function symbol's size and place (section, offset), by name.
+type FuncSymbols = HashMap<String, (u64, Option<(usize, u64)>)>;
+
 pub fn align_up(v: u64, a: u64) -> u64 {
     let a = a.max(1);
     v.div_ceil(a).saturating_mul(a)
@@ -358,11 +364,12 @@ impl Module {
             .collect();
         undefined.sort();
         undefined.dedup();
-        let mut func_sizes: HashMap<String, u64> = HashMap::new();
+        let mut func_sizes: FuncSymbols = HashMap::new();
         for s in file.symbols() {
             if s.kind() == SymbolKind::Text {
                 if let Ok(n) = s.name() {
-                    func_sizes.entry(n.to_string()).or_insert(s.size());
+                    let at = s.section_index().map(|i| (i.0, s.address()));
+                    func_sizes.entry(n.to_string()).or_insert((s.size(), at));
                 }
             }
         }
@@ -558,7 +565,7 @@ impl Module {
         Ok(())
     }
 
-    fn read_excluded(&mut self, sizes: &HashMap<String, u64>) -> Result<(), String> {
+    fn read_excluded(&mut self, sizes: &FuncSymbols) -> Result<(), String> {
         let Some(sec) = self
             .sections
             .iter()
@@ -572,10 +579,12 @@ impl Module {
             let (name, reason) = text
                 .split_once('\t')
                 .ok_or_else(|| format!("{}: entry {text:?} has no tab", abi::EXCLUDED_SECTION))?;
+            let sym = sizes.get(name);
             self.excluded.push(Excluded {
                 name: name.to_string(),
                 reason: reason.to_string(),
-                size: sizes.get(name).copied(),
+                size: sym.map(|s| s.0),
+                at: sym.and_then(|s| s.1),
             });
         }
         Ok(())
@@ -703,6 +712,31 @@ impl Module {
     }
 
     /// Bytes of the trampolines, the tables and the slots.
+    /// What stays executable at a fixed address once the runtime has
+    /// poisoned the original bodies (runtime-kmod/poison.c):
+    /// (trampolines, functions that stay but init code, which is freed
+    /// after load, and the moving bodies' ftrace slots, which are kept).
+    /// The runtime's `fixed_exec_bytes=` counts the same, plus the module
+    /// PLT entries the loader filled (12 bytes each; which are filled
+    /// depends on where the module was loaded).
+    pub fn fixed_exec(&self) -> (u64, u64, u64) {
+        let kept = self
+            .functions
+            .iter()
+            .map(|f| 4 * f.relocs.iter().filter(|r| r.r_type == abi::OP_NOP).count() as u64)
+            .sum();
+        // Aliases (module_exit()'s cleanup_module) counted once.
+        let mut seen = std::collections::HashSet::new();
+        let staying = self
+            .excluded
+            .iter()
+            .filter(|e| !e.reason.starts_with("in .init."))
+            .filter(|e| e.at.is_none_or(|at| seen.insert(at)))
+            .filter_map(|e| e.size)
+            .sum();
+        (self.overhead().0, staying, kept)
+    }
+
     pub fn overhead(&self) -> (u64, u64, u64) {
         let size = |n: &str| self.section_by_name(n).map_or(0, |s| s.size);
         (

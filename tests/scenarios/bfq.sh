@@ -132,4 +132,5 @@ dmesg | grep -iE 'I/O error|blk_update_request|buffer i/o' && bad "block layer e
 [ "$moves" -gt 100 ] || fail "only $moves moves of bfq"
 [ "$pending" = 0 ] || fail "$pending copies still pending 5 s after the I/O stopped"
 echo "$sched" | grep -q '\[bfq\]' || fail "scheduler is now $sched"
-echo "SUMMARY: bfq (rerand-ld) on null_blk, period 10 ms: ${written} MiB written, ${read} MiB read and verified, moves=$moves, errors=0, pending=0 after I/O, scheduler bfq"
+fixed=$(st fixed_exec_bytes)
+echo "SUMMARY: bfq (rerand-ld) on null_blk, period 10 ms: ${written} MiB written, ${read} MiB read and verified, moves=$moves, errors=0, pending=0 after I/O, scheduler bfq, fixed_exec_bytes=$fixed"

@@ -194,6 +194,7 @@ pub fn test_modules() -> Vec<(PathBuf, Linker)> {
         (t.join("annotated"), Linker::RerandOnlyAnnotated),
         (t.join("annotated-auto"), Linker::Rerand),
         (t.join("tamper"), Linker::Plain),
+        (t.join("peek"), Linker::Plain),
     ]
 }
 
@@ -244,6 +245,23 @@ pub fn build_drop_in(bench: &Bench) -> Result<()> {
     Ok(())
 }
 
+/// Where the poison scenario finds `rerand inspect`'s prediction of
+/// test_driver.ko's fixed executable bytes, to compare with the runtime's.
+pub fn fixed_exec_prediction() -> PathBuf {
+    crate::util::cache_dir().join("poison/test_driver.fixed_exec_bytes")
+}
+
+fn write_fixed_exec_prediction() -> Result<()> {
+    let ko = root().join("tests/test_driver/test_driver.ko");
+    let m = relocator::module::Module::read(&ko)
+        .map_err(|e| crate::util::Error(format!("{}: {e}", ko.display())))?;
+    let (tramp, staying, kept) = m.fixed_exec();
+    let path = fixed_exec_prediction();
+    let err = |e: std::io::Error| crate::util::Error(format!("{}: {e}", path.display()));
+    std::fs::create_dir_all(path.parent().unwrap()).map_err(err)?;
+    std::fs::write(&path, format!("{}\n", tramp + staying + kept)).map_err(err)
+}
+
 pub fn build_all(bench: &Bench) -> Result<()> {
     build_tools()?;
     build_runtime(bench)?;
@@ -251,6 +269,7 @@ pub fn build_all(bench: &Bench) -> Result<()> {
         build_module_dir(bench, &dir, linker)?;
     }
     build_drop_in(bench)?;
+    write_fixed_exec_prediction()?;
     crate::bfq::build(bench)?;
     crate::bench::build_call_modules(bench)?;
     // Corrupted copies of test_driver.ko for the bad-table scenario.

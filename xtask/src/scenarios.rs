@@ -15,6 +15,8 @@ pub enum Expect {
     Pass,
     /// The kernel must report a failure (an oops): proves the bench catches it.
     KernelFailure,
+    /// An oops, and this line in the log before it (the runtime's report).
+    KernelFailureReporting(&'static str),
 }
 
 pub struct Scenario {
@@ -215,8 +217,33 @@ pub fn all() -> Vec<Scenario> {
         timeout_s: 300,
         expect: Expect::Pass,
     });
+    v.push(Scenario {
+        name: "poison",
+        what: "every moved function's original body read word by word: traps but for its ftrace slots",
+        modules: vec![rt(), host(), driver()],
+        files: vec![
+            extra(t.join("peek/rerand_peek.ko")),
+            (kbuild::fixed_exec_prediction(), "/rerand/predicted".into()),
+        ],
+        cpu: "max",
+        smp: 2,
+        timeout_s: 180,
+        expect: Expect::Pass,
+    });
+    v.push(Scenario {
+        name: "poison-trap",
+        what: "a call into a poisoned original is reported, naming the function, and oopses",
+        modules: vec![rt(), host(), driver()],
+        files: vec![extra(t.join("peek/rerand_peek.ko"))],
+        cpu: "max",
+        smp: 2,
+        timeout_s: 180,
+        expect: Expect::KernelFailureReporting(
+            "execution reached the poisoned original of check_entry_real",
+        ),
+    });
     // Issue 5 asks for these on a core with real cache maintenance too.
-    for base in ["lifecycle", "probes", "coexist"] {
+    for base in ["lifecycle", "probes", "coexist", "poison"] {
         let s = v.iter().find(|s| s.name == base).expect("scenario");
         let twin = Scenario {
             name: s.name,
@@ -312,8 +339,15 @@ pub fn run_one(bench: &Bench, s: &Scenario, echo: bool) -> ScenarioResult {
             "the script exited 0 without printing its SUMMARY line".to_string(),
         ),
         Expect::Pass => (outcome.passed(), outcome.verdict()),
-        Expect::KernelFailure => {
-            let caught = !outcome.failures.is_empty()
+        Expect::KernelFailure | Expect::KernelFailureReporting(_) => {
+            let reported = match s.expect {
+                Expect::KernelFailureReporting(line) => {
+                    std::fs::read_to_string(&outcome.log_path).is_ok_and(|log| log.contains(line))
+                }
+                _ => true,
+            };
+            let caught = reported
+                && !outcome.failures.is_empty()
                 && outcome
                     .failures
                     .iter()

@@ -190,6 +190,13 @@ struct Summary {
     table_bytes: u64,
     slot_bytes: u64,
     tables: usize,
+    /// What stays executable at a fixed address once the runtime has
+    /// poisoned the original bodies: trampolines, the functions that stay
+    /// (but init code, freed after load) and the moving bodies' ftrace
+    /// slots (kept for ftrace).
+    fixed_exec_bytes: u64,
+    kept_ftrace_bytes: u64,
+    staying_after_init_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -207,6 +214,7 @@ fn inspect_data(m: &Module, name: &str) -> InspectOut {
     let moving_bytes: u64 = m.functions.iter().map(|f| f.size as u64).sum();
     let staying_bytes: u64 = m.excluded.iter().filter_map(|e| e.size).sum();
     let (tramp, table, slots) = m.overhead();
+    let (_, after_init, kept) = m.fixed_exec();
     let mut relocations = BTreeMap::new();
     for f in &m.functions {
         for r in &f.relocs {
@@ -242,6 +250,9 @@ fn inspect_data(m: &Module, name: &str) -> InspectOut {
             table_bytes: table,
             slot_bytes: slots,
             tables: m.tables.len(),
+            fixed_exec_bytes: tramp + after_init + kept,
+            kept_ftrace_bytes: kept,
+            staying_after_init_bytes: after_init,
         },
         relocations,
         excluded,
@@ -325,6 +336,14 @@ fn inspect(a: InspectArgs) -> Result<u8, Failure> {
         s.slot_bytes,
         s.tables,
         if s.tables == 1 { "" } else { "s" }
+    );
+    outln!(
+        out,
+        "  fixed executable bytes once the originals are poisoned: {} (trampolines {}, functions that stay {}, ftrace slots of moving bodies {}; init code, freed after load, not counted)",
+        s.fixed_exec_bytes,
+        s.trampoline_bytes,
+        s.staying_after_init_bytes,
+        s.kept_ftrace_bytes
     );
     out.push('\n');
     outln!(out, "Relocations re-applied in every copy, by type:");
