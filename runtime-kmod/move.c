@@ -367,8 +367,8 @@ struct rr_publish {
 static int rr_alias_map(struct rr_alias *a, struct rr_module *m)
 {
 	unsigned long lo = ULONG_MAX, hi = 0, w;
-	struct page **pages;
 	unsigned int i;
+	int err;
 
 	a->m = m;
 	a->map = NULL;
@@ -383,30 +383,15 @@ static int rr_alias_map(struct rr_alias *a, struct rr_module *m)
 		return 0;
 	a->lo = lo & PAGE_MASK;
 	a->npages = (PAGE_ALIGN(hi) - a->lo) >> PAGE_SHIFT;
-	pages = kmalloc_array(a->npages, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
-		return -ENOMEM;
-	for (i = 0; i < a->npages; i++) {
-		pages[i] = vmalloc_to_page((void *)(a->lo + i * PAGE_SIZE));
-		if (!pages[i]) {
-			kfree(pages);
-			return -EFAULT;
-		}
-	}
-	a->map = vmap(pages, a->npages, VM_MAP, PAGE_KERNEL);
-	kfree(pages);
-	return a->map ? 0 : -ENOMEM;
+	a->map = rr_text_alias(a->lo, a->npages, &err);
+	return err;
 }
 
 static void rr_alias_unmap(struct rr_alias *a)
 {
-	unsigned long start = (unsigned long)a->map;
-
 	if (!a->map)
 		return;
-	vunmap(a->map);
-	/* vunmap() defers the TLB flush: no writable alias may linger. */
-	flush_tlb_kernel_range(start, start + a->npages * PAGE_SIZE);
+	rr_text_unalias(a->map, a->npages);
 	a->map = NULL;
 }
 

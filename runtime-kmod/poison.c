@@ -26,10 +26,7 @@
 #include <linux/moduleparam.h>
 #include <linux/ratelimit.h>
 #include <linux/sched.h>
-#include <linux/slab.h>
-#include <linux/vmalloc.h>
 #include <asm/debug-monitors.h>
-#include <asm/tlbflush.h>
 #include "rerand.h"
 #include "writers.h"
 
@@ -97,36 +94,21 @@ static int rr_poison_func(struct rr_func *f)
 {
 	unsigned long body = f->rec->body, lo = body & PAGE_MASK;
 	unsigned int npages = (PAGE_ALIGN(body + f->rec->size) - lo) >> PAGE_SHIFT;
-	struct page **pages;
-	unsigned int i;
+	int err;
 	u32 off;
 	u8 *map;
 
 	for (off = 0; off < f->rec->size; off += 4)
 		if (rr_kprobe_owns((void *)(body + off)))
 			return -EBUSY;
-	pages = kmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
-		return -ENOMEM;
-	for (i = 0; i < npages; i++) {
-		pages[i] = vmalloc_to_page((void *)(lo + i * PAGE_SIZE));
-		if (!pages[i]) {
-			kfree(pages);
-			return -EFAULT;
-		}
-	}
-	map = vmap(pages, npages, VM_MAP, PAGE_KERNEL);
-	kfree(pages);
+	map = rr_text_alias(lo, npages, &err);
 	if (!map)
-		return -ENOMEM;
+		return err;
 	for (off = 0; off < f->rec->size; off += 4)
 		if (!rr_kept(f, off))
 			WRITE_ONCE(*(__le32 *)(map + (body - lo) + off),
 				   cpu_to_le32(RR_POISON_INSN));
-	vunmap(map);
-	/* vunmap() defers the TLB flush: no writable alias may linger. */
-	flush_tlb_kernel_range((unsigned long)map,
-			       (unsigned long)map + npages * PAGE_SIZE);
+	rr_text_unalias(map, npages);
 	/* By the executed address: D-cache to PoU, I-cache invalidated. */
 	caches_clean_inval_pou(body, body + f->rec->size);
 	return 0;

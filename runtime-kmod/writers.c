@@ -17,14 +17,22 @@
  * (rr_call_word_owner()) and keeps what kprobes saved there equal to the
  * `bl` it wrote last (rr_kprobe_sync_saved()).
  *
- * Below the stages: used by main.c (snapshots), move.c (the mover) and
- * guard.c (the integrity check).
+ * Also the runtime's own way of writing module text it does not run
+ * through kprobes' or ftrace's path: a second, writable mapping of the
+ * pages (rr_text_alias()), as the kernel's text patching maps a page at a
+ * fixmap slot, but once for many words.
+ *
+ * Below the stages: used by main.c (snapshots), move.c (the mover),
+ * guard.c (the integrity check) and poison.c (poisoned originals).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kprobes.h>
 #include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
 #include <asm/debug-monitors.h>
+#include <asm/tlbflush.h>
 #include "rerand.h"
 #include "reloc.h"
 #include "writers.h"
@@ -167,4 +175,44 @@ enum rr_word rr_call_word_owner(const struct rr_func *f)
 	    target == f->old.body)
 		return RR_WORD_STALE;
 	return RR_WORD_FOREIGN;
+}
+
+/*
+ * The @npages pages of module text from @lo (page aligned), mapped
+ * writable a second time; NULL if they are not vmalloc'ed text or there is
+ * no memory (-EFAULT or -ENOMEM in @err).
+ */
+u8 *rr_text_alias(unsigned long lo, unsigned int npages, int *err)
+{
+	struct page **pages;
+	unsigned int i;
+	u8 *map;
+
+	pages = kmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
+	if (!pages) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	for (i = 0; i < npages; i++) {
+		pages[i] = vmalloc_to_page((void *)(lo + i * PAGE_SIZE));
+		if (!pages[i]) {
+			kfree(pages);
+			*err = -EFAULT;
+			return NULL;
+		}
+	}
+	map = vmap(pages, npages, VM_MAP, PAGE_KERNEL);
+	kfree(pages);
+	*err = map ? 0 : -ENOMEM;
+	return map;
+}
+
+/* Unmaps an rr_text_alias(), its TLB entries flushed at once. */
+void rr_text_unalias(u8 *map, unsigned int npages)
+{
+	unsigned long start = (unsigned long)map;
+
+	vunmap(map);
+	/* vunmap() defers the TLB flush: no writable alias may linger. */
+	flush_tlb_kernel_range(start, start + npages * PAGE_SIZE);
 }

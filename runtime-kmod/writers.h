@@ -37,6 +37,8 @@ enum rr_word {
 };
 
 bool rr_kprobe_sync_saved(struct rr_module *m, struct rr_func *f);
+u8 *rr_text_alias(unsigned long lo, unsigned int npages, int *err);
+void rr_text_unalias(u8 *map, unsigned int npages);
 enum rr_word rr_call_word_owner(const struct rr_func *f);
 
 #endif /* RERAND_WRITERS_H */
