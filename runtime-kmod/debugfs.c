@@ -3,6 +3,8 @@
  * /sys/kernel/debug/rerand/stats: one line per module.
  * /sys/kernel/debug/rerand/<module>: one line per movable function.
  * /sys/kernel/debug/rerand/guard: the watchpoints (guard.c).
+ * /sys/kernel/debug/rerand/state: where rerand's own state lives, and what
+ * rr_check_state() found (vault.c).
  * /sys/kernel/debug/rerand/mover: where the mover's time went, cumulative
  * (ktime; under QEMU's -icount that counts instructions).
  * All read under rr_lock. debugfs is root-only: raw addresses are shown.
@@ -30,12 +32,13 @@ static int rr_stats_show(struct seq_file *sf, void *unused)
 			pinned += m->funcs[i].pinned;
 			held += m->funcs[i].held;
 		}
-		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u held=%u tamper=%lu period_ms=%u skipped=%lu watched=%u guard_coverage=%u%% guard_distinct=%u fixed_exec_bytes=%lu\n",
+		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u held=%u tamper=%lu period_ms=%u skipped=%lu watched=%u guard_coverage=%u%% guard_distinct=%u fixed_exec_bytes=%lu state_tamper=%lu frozen=%d\n",
 			   m->mod->name, m->nfuncs + m->nexcluded, m->nfuncs,
 			   m->nexcluded, m->moves, pending, pinned, held, m->tamper,
 			   READ_ONCE(rr_period_ms), m->skipped, m->watched,
 			   m->nfuncs ? m->watched * 100 / m->nfuncs : 0,
-			   m->distinct, rr_fixed_exec_bytes(m));
+			   m->distinct, rr_fixed_exec_bytes(m), m->state_tamper,
+			   m->frozen);
 	}
 	mutex_unlock(&rr_lock);
 	return 0;
@@ -64,19 +67,20 @@ static int rr_module_show(struct seq_file *sf, void *unused)
 	mutex_lock(&rr_lock);
 	for (i = 0; i < m->nfuncs; i++) {
 		struct rr_func *f = &m->funcs[i];
-		void *tramp = (void *)(unsigned long)f->rec->trampoline;
+		void *tramp = (void *)(unsigned long)f->fx->rec->trampoline;
 
 		/* Raw addresses: the point of the file; root-only. */
-		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu held_periods=%lu poisoned=%d size=%u kept=%u orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu\n",
+		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu held_periods=%lu poisoned=%d size=%u kept=%u orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu state_tamper=%lu\n",
 			   tramp, (unsigned long)tramp, f->cur.body,
 			   rr_state_name(f), f->moves, f->skipped,
-			   f->held_periods, f->poisoned, f->rec->size,
+			   f->held_periods, f->poisoned, f->fx->rec->size,
 			   rr_kept_bytes(f),
-			   f->rec->body,
-			   f->rec->trampoline + f->rec->call_offset,
-			   ALIGN_DOWN(f->rec->trampoline + f->rec->call_offset,
+			   f->fx->rec->body,
+			   f->fx->rec->trampoline + f->fx->rec->call_offset,
+			   ALIGN_DOWN(f->fx->rec->trampoline + f->fx->rec->call_offset,
 				      8),
-			   f->watched, rr_guard_intact(f), f->tamper);
+			   f->watched, rr_guard_intact(m, f), f->tamper,
+			   f->state_tamper);
 	}
 	mutex_unlock(&rr_lock);
 	return 0;
@@ -90,12 +94,20 @@ static int rr_guard_dbg_show(struct seq_file *sf, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(rr_guard_dbg);
 
+static int rr_state_dbg_show(struct seq_file *sf, void *unused)
+{
+	rr_state_show(sf);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(rr_state_dbg);
+
 void rr_debugfs_init(void)
 {
 	rr_dir = debugfs_create_dir("rerand", NULL);
 	debugfs_create_file("stats", 0400, rr_dir, NULL, &rr_stats_fops);
 	debugfs_create_file("guard", 0400, rr_dir, NULL, &rr_guard_dbg_fops);
 	debugfs_create_file("mover", 0400, rr_dir, NULL, &rr_mover_fops);
+	debugfs_create_file("state", 0400, rr_dir, NULL, &rr_state_dbg_fops);
 }
 
 void rr_debugfs_exit(void)

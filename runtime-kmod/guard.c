@@ -22,9 +22,17 @@
  *     words, not only the `bl`) with its known-good image: the bytes seen
  *     at MODULE_STATE_COMING with the `bl` the runtime last wrote. A write
  *     to a watched unit is caught when it happens, any other write within
- *     one period. Words the kernel's own patchers may change are allowed:
- *     a kprobe BRK anywhere, and NOP/MOV x9,x30/BL in the two ftrace entry
- *     slots (+4, +8).
+ *     one period. Only what the kernel's own patchers write is allowed:
+ *     a kprobe BRK where a kprobe is registered, NOP or `mov x9, x30` in
+ *     the first ftrace slot (+4), NOP or a `bl` to ftrace_caller,
+ *     ftrace_regs_caller or the module's ftrace PLT in the second (+8).
+ *
+ * Registers are a shared resource: any process can take them through
+ * ptrace. The guard never lets one go before its replacement is
+ * registered (without a spare register, the watched set stays as it is),
+ * and a registration that fails is reported and counted (arm_failed=,
+ * nospc=, last_error= in debugfs); the per-period check goes on covering
+ * every trampoline.
  *
  * The runtime's own writes never trigger a watchpoint: retargeting (and
  * repair) goes through the text-patching alias, a fixmap address, and
@@ -138,14 +146,17 @@ static unsigned int rr_slots_max;	/* rr_nwrps, minus one if > 1 */
 static bool rr_guard_running;		/* rr_lock */
 static unsigned long rr_rotations;	/* rr_lock */
 static unsigned long rr_nospc;		/* rr_lock */
+static unsigned long rr_arm_failed;	/* rr_lock */
+static int rr_arm_errno;		/* rr_lock: the last failure */
+static bool rr_arm_failing;		/* rr_lock: reported, not yet over */
 static atomic_long_t rr_hits = ATOMIC_LONG_INIT(0);
 static atomic_long_t rr_dups = ATOMIC_LONG_INIT(0);
 static atomic_long_t rr_lost = ATOMIC_LONG_INIT(0);
 
 bool rr_guard_on = true;
-static unsigned int rr_guard_slots = UINT_MAX;	/* UINT_MAX: default */
-static unsigned int rr_guard_rotate_ms = 1000;
-static int rr_tamper_policy = RR_POLICY_REPAIR;
+unsigned int rr_guard_slots = UINT_MAX;	/* UINT_MAX: default */
+unsigned int rr_guard_rotate_ms = 1000;
+int rr_tamper_policy = RR_POLICY_REPAIR;
 
 static void rr_rotate_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(rr_rotate_work, rr_rotate_fn);
@@ -169,8 +180,11 @@ static void rr_guard_kick(void)
 
 static int rr_set_guard(const char *val, const struct kernel_param *kp)
 {
-	int ret = param_set_bool(val, kp);
+	int ret;
 
+	if (!rr_may_set(kp))
+		return -EPERM;
+	ret = param_set_bool(val, kp);
 	if (!ret)
 		rr_guard_kick();
 	return ret;
@@ -189,6 +203,8 @@ static int rr_set_slots(const char *val, const struct kernel_param *kp)
 	unsigned int v;
 	int ret = kstrtouint(val, 0, &v);
 
+	if (!rr_may_set(kp))
+		return -EPERM;
 	if (ret)
 		return ret;
 	mutex_lock(&rr_lock);
@@ -213,6 +229,8 @@ static int rr_set_rotate(const char *val, const struct kernel_param *kp)
 	unsigned int v;
 	int ret = rr_parse_ms(val, &v);
 
+	if (!rr_may_set(kp))
+		return -EPERM;
 	if (ret)
 		return ret;
 	WRITE_ONCE(rr_guard_rotate_ms, v);
@@ -239,6 +257,8 @@ static int rr_set_policy(const char *val, const struct kernel_param *kp)
 {
 	int i = sysfs_match_string(rr_policy_names, val);
 
+	if (!rr_may_set(kp))
+		return -EPERM;
 	if (i < 0)
 		return i;
 	WRITE_ONCE(rr_tamper_policy, i);
@@ -262,8 +282,8 @@ MODULE_PARM_DESC(tamper_policy, "repair: let a write to a watched trampoline lan
 /* The 8-byte unit a watchpoint covers for @f. */
 static unsigned long rr_unit(const struct rr_func *f)
 {
-	return ALIGN_DOWN((unsigned long)(f->rec->trampoline +
-					  f->rec->call_offset), 8);
+	return ALIGN_DOWN((unsigned long)(f->fx->rec->trampoline +
+					  f->fx->rec->call_offset), 8);
 }
 
 /* ---- debug-exception context: no locks, no allocation, no printk ---- */
@@ -444,6 +464,15 @@ NOKPROBE_SYMBOL(rr_guard_hit);
 
 /* ---- process context, rr_lock held ---- */
 
+static unsigned int rr_watches(void)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < RR_GUARD_MAX; i++)
+		n += !!rr_watch[i].bp;
+	return n;
+}
+
 static void rr_watch_disarm(struct rr_watch *w)
 {
 	lockdep_assert_held(&rr_lock);
@@ -463,9 +492,9 @@ static void rr_watch_disarm(struct rr_watch *w)
 	w->m = NULL;
 }
 
-static int rr_watch_register(struct rr_watch *w)
+/* A wide watchpoint on w->addr, reporting to rr_guard_hit() with @w. */
+static struct perf_event * __percpu *rr_watch_register(struct rr_watch *w)
 {
-	struct perf_event * __percpu *bp;
 	struct perf_event_attr attr;
 
 	hw_breakpoint_init(&attr);
@@ -476,25 +505,46 @@ static int rr_watch_register(struct rr_watch *w)
 	atomic_set(&w->tripped, 0);
 	w->trip_pc = 0;
 	w->trip_task = NULL;
-	bp = register_wide_hw_breakpoint(&attr, rr_guard_hit, w);
-	if (IS_ERR((void __force *)bp))
-		return PTR_ERR((void __force *)bp);
-	w->bp = bp;
-	return 0;
+	return register_wide_hw_breakpoint(&attr, rr_guard_hit, w);
+}
+
+/*
+ * A registration failed: said once, counted, shown in debugfs.
+ * -ENOSPC means something else (ptrace, a debugger, perf) holds the
+ * registers: any unprivileged process can take them through ptrace.
+ */
+static void rr_watch_failed(const struct rr_func *f, int err)
+{
+	rr_arm_failed++;
+	rr_arm_errno = err;
+	if (err == -ENOSPC)
+		rr_nospc++;
+	/* Once per episode: until a registration succeeds again. */
+	if (rr_arm_failing)
+		return;
+	rr_arm_failing = true;
+	pr_warn("guard: cannot watch %ps (%d%s); %u of %u watchpoints kept, the per-period check still covers every trampoline\n",
+		(void *)(unsigned long)f->fx->rec->trampoline, err,
+		err == -ENOSPC ? ": the registers are taken" : "",
+		rr_watches(), min(READ_ONCE(rr_guard_slots), rr_slots_max));
 }
 
 static int rr_watch_arm(struct rr_watch *w, struct rr_module *m,
 			struct rr_func *f)
 {
-	int ret;
+	struct perf_event * __percpu *bp;
 
 	lockdep_assert_held(&rr_lock);
 	w->addr = rr_unit(f);
-	ret = rr_watch_register(w);
-	if (ret)
-		return ret;
+	bp = rr_watch_register(w);
+	if (IS_ERR((void __force *)bp))
+		return PTR_ERR((void __force *)bp);
+	w->bp = bp;
 	w->m = m;
 	w->f = f;
+	if (rr_arm_failing)
+		pr_info("guard: watchpoints can be registered again\n");
+	rr_arm_failing = false;
 	f->watched = true;
 	m->watched++;
 	if (!f->ever_watched) {
@@ -504,50 +554,79 @@ static int rr_watch_arm(struct rr_watch *w, struct rr_module *m,
 	return 0;
 }
 
-/* A tripped watchpoint is off on some CPU: register it afresh. */
+/*
+ * A tripped watchpoint is off on some CPU: register it afresh, the new
+ * event before the old one goes, so that no one (a ptrace user) can take
+ * the register in between. Without a spare register the old event stays
+ * (still armed on every other CPU) and the next period tries again.
+ */
 static void rr_watch_rearm(struct rr_watch *w)
 {
-	struct perf_event * __percpu *old = w->bp;
-	int ret;
+	struct perf_event * __percpu *bp = rr_watch_register(w);
 
-	unregister_wide_hw_breakpoint(old);
-	w->bp = NULL;
-	ret = rr_watch_register(w);
-	if (ret) {
-		pr_warn_ratelimited("re-arming the watchpoint on %ps failed (%d)\n",
-				    (void *)(unsigned long)w->f->rec->trampoline,
-				    ret);
-		w->f->watched = false;
-		w->m->watched--;
-		w->f = NULL;
-		w->m = NULL;
+	if (IS_ERR((void __force *)bp)) {
+		atomic_set(&w->tripped, 1);
+		rr_watch_failed(w->f, PTR_ERR((void __force *)bp));
+		return;
 	}
+	unregister_wide_hw_breakpoint(w->bp);
+	w->bp = bp;
+}
+
+/*
+ * Whether @word, a `bl` at @pc in @m's text, is one ftrace writes: to
+ * ftrace_caller or ftrace_regs_caller, directly or through the module's
+ * ftrace PLT entry for it (arch/arm64/kernel/ftrace.c,
+ * ftrace_find_callable_addr()). A `bl` anywhere else in an ftrace slot is
+ * a hijack of every call, not tracing.
+ */
+static bool rr_ftrace_call(const struct module *mod, unsigned long pc,
+			   u32 word)
+{
+	u64 target;
+	unsigned int k;
+
+	if (!rr_is_bl(word) || !rerand_decode_branch(word, pc, &target))
+		return false;
+	if (target && (target == (unsigned long)rr_ksyms.ftrace_caller ||
+		       target == (unsigned long)rr_ksyms.ftrace_regs_caller))
+		return true;
+#if defined(CONFIG_ARM64_MODULE_PLTS) && defined(CONFIG_DYNAMIC_FTRACE)
+	for (k = 0; k < NR_FTRACE_PLTS && mod->arch.ftrace_trampolines; k++)
+		if (target == (unsigned long)&mod->arch.ftrace_trampolines[k])
+			return true;
+#endif
+	return false;
 }
 
 /*
  * Whether @word at offset @off of @f's trampoline is acceptable although
  * it differs from the known-good @good: written by the kernel's own text
- * patchers (kprobes anywhere, ftrace in its two entry slots).
+ * patchers, and only what they write: a kprobe BRK where a kprobe is
+ * registered; in ftrace's first slot (+4) a NOP or `mov x9, x30`, in its
+ * second (+8) a NOP or a `bl` to ftrace's own trampolines.
  */
-static bool rr_allowed(const struct rr_func *f, unsigned int off, u32 word,
-		       u32 good)
+static bool rr_allowed(const struct rr_module *m, const struct rr_func *f,
+		       unsigned int off, u32 word, u32 good)
 {
-	/* A BRK only where kprobes put one. */
+	unsigned long pc = f->fx->rec->trampoline + off;
+
 	if (word == BRK64_OPCODE_KPROBES)
-		return rr_kprobe_owns((void *)(unsigned long)
-				      (f->rec->trampoline + off));
-	if ((off == RR_FTRACE_SLOT0 || off == RR_FTRACE_SLOT1) &&
-	    (good == RR_INSN_NOP || good == RR_INSN_MOV_X9))
-		return word == RR_INSN_NOP || word == RR_INSN_MOV_X9 ||
-		       rr_is_bl(word);
+		return rr_kprobe_owns((void *)pc);
+	if (good != RR_INSN_NOP && good != RR_INSN_MOV_X9)
+		return false;
+	if (off == RR_FTRACE_SLOT0)
+		return word == RR_INSN_NOP || word == RR_INSN_MOV_X9;
+	if (off == RR_FTRACE_SLOT1)
+		return word == RR_INSN_NOP || rr_ftrace_call(m->mod, pc, word);
 	return false;
 }
 
 static u32 rr_good_word(const struct rr_func *f, unsigned int off)
 {
-	if (off == f->rec->call_offset)
+	if (off == f->fx->rec->call_offset)
 		return f->cur_bl;
-	return le32_to_cpu(*(__le32 *)(f->tramp_good + off));
+	return le32_to_cpu(*(__le32 *)(f->fx->tramp_good + off));
 }
 
 /*
@@ -557,13 +636,13 @@ static u32 rr_good_word(const struct rr_func *f, unsigned int off)
  */
 static bool rr_unchanged(const struct rr_func *f)
 {
-	const u8 *live = (const u8 *)(unsigned long)f->rec->trampoline;
-	unsigned int c = f->rec->call_offset;
+	const u8 *live = (const u8 *)(unsigned long)f->fx->rec->trampoline;
+	unsigned int c = f->fx->rec->call_offset;
 
-	return !memcmp(live, f->tramp_good, c) &&
+	return !memcmp(live, f->fx->tramp_good, c) &&
 	       le32_to_cpu(READ_ONCE(*(__le32 *)(live + c))) == f->cur_bl &&
-	       !memcmp(live + c + 4, f->tramp_good + c + 4,
-		       f->tramp_size - c - 4);
+	       !memcmp(live + c + 4, f->fx->tramp_good + c + 4,
+		       f->fx->tramp_size - c - 4);
 }
 
 struct rr_diff {
@@ -573,19 +652,20 @@ struct rr_diff {
 };
 
 /* Compares @f's trampoline with its known-good image. */
-static void rr_compare(const struct rr_func *f, struct rr_diff *d)
+static void rr_compare(const struct rr_module *m, const struct rr_func *f,
+		       struct rr_diff *d)
 {
-	const __le32 *live = (const __le32 *)(unsigned long)f->rec->trampoline;
+	const __le32 *live = (const __le32 *)(unsigned long)f->fx->rec->trampoline;
 	unsigned int off;
 
 	d->n = 0;
 	if (rr_unchanged(f))
 		return;
-	for (off = 0; off + 4 <= f->tramp_size; off += 4) {
+	for (off = 0; off + 4 <= f->fx->tramp_size; off += 4) {
 		u32 word = le32_to_cpu(READ_ONCE(live[off / 4]));
 		u32 good = rr_good_word(f, off);
 
-		if (word == good || rr_allowed(f, off, word, good))
+		if (word == good || rr_allowed(m, f, off, word, good))
 			continue;
 		if (!d->n++) {
 			d->off = off;
@@ -595,11 +675,11 @@ static void rr_compare(const struct rr_func *f, struct rr_diff *d)
 	}
 }
 
-bool rr_guard_intact(const struct rr_func *f)
+bool rr_guard_intact(const struct rr_module *m, const struct rr_func *f)
 {
 	struct rr_diff d;
 
-	rr_compare(f, &d);
+	rr_compare(m, f, &d);
 	return !d.n;
 }
 
@@ -607,20 +687,20 @@ bool rr_guard_intact(const struct rr_func *f)
 static unsigned int rr_repair(struct rr_module *m, struct rr_func *f,
 			      struct rr_diff *d)
 {
-	const __le32 *live = (const __le32 *)(unsigned long)f->rec->trampoline;
+	const __le32 *live = (const __le32 *)(unsigned long)f->fx->rec->trampoline;
 	void *addr[1];
 	u32 insn[1];
 	unsigned int off;
 	int ret;
 
-	rr_compare(f, d);
+	rr_compare(m, f, d);
 	if (!d->n)
 		return 0;
-	for (off = 0; off + 4 <= f->tramp_size; off += 4) {
+	for (off = 0; off + 4 <= f->fx->tramp_size; off += 4) {
 		u32 word = le32_to_cpu(READ_ONCE(live[off / 4]));
 		u32 good = rr_good_word(f, off);
 
-		if (word == good || rr_allowed(f, off, word, good))
+		if (word == good || rr_allowed(m, f, off, word, good))
 			continue;
 		addr[0] = (void *)&live[off / 4];
 		insn[0] = good;
@@ -764,6 +844,9 @@ void rr_guard_check(void)
 		return;
 	rr_guard_drain();
 	list_for_each_entry(m, &rr_modules, node) {
+		/* Its known-good images cannot be trusted (vault.c). */
+		if (m->frozen)
+			continue;
 		/* The common case in one comparison: nothing changed. */
 		if (m->tramp_image &&
 		    !memcmp((void *)m->tramp_lo, m->tramp_image,
@@ -784,7 +867,7 @@ void rr_guard_check(void)
 		rr_guard_drain();
 		for (i = 0; i < m->nfuncs; i++) {
 			struct rr_func *f = &m->funcs[i];
-			void *tramp = (void *)(unsigned long)f->rec->trampoline;
+			void *tramp = (void *)(unsigned long)f->fx->rec->trampoline;
 
 			if (!rr_repair(m, f, &d)) {
 				/* A reported store that never changed a thing. */
@@ -814,8 +897,11 @@ static void rr_guard_rotate(void)
 	struct rr_module *pm[RR_GUARD_MAX];
 	struct rr_func *pf[RR_GUARD_MAX];
 	unsigned int total = 0, want, n = 0, i, j, tries;
+	struct rr_watch *drop[RR_GUARD_MAX];
+	unsigned int ndrop = 0;
 	struct rr_module *m;
 	bool keep[RR_GUARD_MAX] = { };
+	int ret;
 
 	lockdep_assert_held(&rr_lock);
 	list_for_each_entry(m, &rr_modules, node)
@@ -847,7 +933,7 @@ static void rr_guard_rotate(void)
 		if (tries == 16)
 			break;
 	}
-	/* Watchpoints already on a drawn function stay. */
+	/* Watchpoints already on a drawn function stay; the others go... */
 	for (i = 0; i < RR_GUARD_MAX; i++) {
 		struct rr_watch *w = &rr_watch[i];
 
@@ -858,21 +944,34 @@ static void rr_guard_rotate(void)
 			}
 		}
 		if (w->bp && j == n)
-			rr_watch_disarm(w);
+			drop[ndrop++] = w;
 	}
-	for (j = 0, i = 0; j < n; j++) {
+	/*
+	 * ...but only once their replacement holds a register: dropping
+	 * first would let anyone waiting for one (ptrace) take it.
+	 */
+	for (j = 0; j < n; j++) {
 		if (keep[j])
 			continue;
-		while (i < RR_GUARD_MAX && rr_watch[i].bp)
-			i++;
+		for (i = 0; i < RR_GUARD_MAX && rr_watch[i].bp; i++)
+			;
 		if (i == RR_GUARD_MAX)
 			break;
-		if (rr_watch_arm(&rr_watch[i], pm[j], pf[j])) {
-			/* -ENOSPC: a debugger or ptrace holds registers. */
-			rr_nospc++;
+		/*
+		 * No spare register: the old watchpoints stay where they are
+		 * (the draw is not followed this time) rather than risk one.
+		 */
+		ret = rr_watch_arm(&rr_watch[i], pm[j], pf[j]);
+		if (ret) {
+			rr_watch_failed(pf[j], ret);
 			break;
 		}
+		if (ndrop)
+			rr_watch_disarm(drop[--ndrop]);
 	}
+	/* Fewer wanted (guard off, fewer slots): the rest goes too. */
+	while (ndrop && (j == n || rr_watches() > want))
+		rr_watch_disarm(drop[--ndrop]);
 	rr_rotations++;
 }
 
@@ -909,9 +1008,9 @@ int rr_guard_image(struct rr_module *m)
 	unsigned int i;
 
 	for (i = 0; i < m->nfuncs; i++) {
-		lo = min_t(unsigned long, lo, m->funcs[i].rec->trampoline);
-		hi = max_t(unsigned long, hi, m->funcs[i].rec->trampoline +
-					      m->funcs[i].tramp_size);
+		lo = min_t(unsigned long, lo, m->funcs[i].fx->rec->trampoline);
+		hi = max_t(unsigned long, hi, m->funcs[i].fx->rec->trampoline +
+					      m->funcs[i].fx->tramp_size);
 	}
 	if (!hi)
 		return 0;
@@ -924,8 +1023,8 @@ int rr_guard_image(struct rr_module *m)
 	for (i = 0; i < m->nfuncs; i++) {
 		const struct rr_func *f = &m->funcs[i];
 
-		memcpy(m->tramp_image + (f->rec->trampoline - lo),
-		       f->tramp_good, f->tramp_size);
+		memcpy(m->tramp_image + (f->fx->rec->trampoline - lo),
+		       f->fx->tramp_good, f->fx->tramp_size);
 	}
 	m->tramp_lo = lo;
 	m->tramp_hi = hi;
@@ -935,7 +1034,7 @@ int rr_guard_image(struct rr_module *m)
 /* @f's `bl` now calls f->cur: so must the image. Under rr_lock. */
 void rr_guard_retargeted(struct rr_module *m, const struct rr_func *f)
 {
-	unsigned long call = f->rec->trampoline + f->rec->call_offset;
+	unsigned long call = f->fx->rec->trampoline + f->fx->rec->call_offset;
 
 	*(__le32 *)(m->tramp_image + (call - m->tramp_lo)) =
 		cpu_to_le32(f->cur_bl);
@@ -954,20 +1053,21 @@ void rr_guard_show(struct seq_file *sf)
 	mutex_lock(&rr_lock);
 	for (i = 0; i < RR_GUARD_MAX; i++)
 		n += !!rr_watch[i].bp;
-	seq_printf(sf, "guard=%d policy=%s wrps=%u slots=%u watched=%u rotate_ms=%u rotations=%lu hits=%ld dups=%ld lost=%ld nospc=%lu\n",
+	seq_printf(sf, "guard=%d policy=%s wrps=%u slots=%u watched=%u rotate_ms=%u rotations=%lu hits=%ld dups=%ld lost=%ld nospc=%lu arm_failed=%lu last_error=%d\n",
 		   READ_ONCE(rr_guard_on),
 		   rr_policy_names[READ_ONCE(rr_tamper_policy)], rr_nwrps,
 		   min(READ_ONCE(rr_guard_slots), rr_slots_max), n,
 		   READ_ONCE(rr_guard_rotate_ms), rr_rotations,
 		   atomic_long_read(&rr_hits), atomic_long_read(&rr_dups),
-		   atomic_long_read(&rr_lost), rr_nospc);
+		   atomic_long_read(&rr_lost), rr_nospc, rr_arm_failed,
+		   rr_arm_errno);
 	for (i = 0; i < RR_GUARD_MAX; i++) {
 		struct rr_watch *w = &rr_watch[i];
 
 		if (w->bp)
 			seq_printf(sf, "slot=%u addr=0x%016lx %s:%ps tripped=%d\n",
 				   i, w->addr, w->m->mod->name,
-				   (void *)(unsigned long)w->f->rec->trampoline,
+				   (void *)(unsigned long)w->f->fx->rec->trampoline,
 				   atomic_read(&w->tripped));
 	}
 	mutex_unlock(&rr_lock);

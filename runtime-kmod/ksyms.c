@@ -30,6 +30,7 @@ struct rr_ksyms rr_ksyms __ro_after_init;
 static const struct {
 	const char *name;
 	void **addr;
+	bool optional;		/* absent from some configurations: NULL then */
 } rr_ksym_list[] = {
 	/*
 	 * Copies are allocated at a chosen random address inside the module
@@ -72,6 +73,14 @@ static const struct {
 	  (void **)&rr_ksyms.register_break_hook },
 	{ "unregister_kernel_break_hook",
 	  (void **)&rr_ksyms.unregister_break_hook },
+	/*
+	 * Never called: the only targets the guard accepts for a `bl` in a
+	 * trampoline's second ftrace slot (FTRACE_ADDR, FTRACE_REGS_ADDR,
+	 * or their module PLTs: arch/arm64/kernel/ftrace.c). A kernel
+	 * without ftrace has neither; then no `bl` is accepted there.
+	 */
+	{ "ftrace_caller", (void **)&rr_ksyms.ftrace_caller, true },
+	{ "ftrace_regs_caller", (void **)&rr_ksyms.ftrace_regs_caller, true },
 	/* Never called: its code is decoded to find module_alloc_base. */
 	{ "module_alloc", (void **)&rr_ksyms.module_alloc },
 };
@@ -141,7 +150,7 @@ int rr_ksyms_init(void)
 	}
 	for (i = 0; i < ARRAY_SIZE(rr_ksym_list); i++) {
 		*rr_ksym_list[i].addr = (void *)lookup(rr_ksym_list[i].name);
-		if (!*rr_ksym_list[i].addr) {
+		if (!*rr_ksym_list[i].addr && !rr_ksym_list[i].optional) {
 			pr_err("cannot resolve %s\n", rr_ksym_list[i].name);
 			return -ENOENT;
 		}

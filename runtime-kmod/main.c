@@ -51,6 +51,8 @@ static int rr_set_period(const char *val, const struct kernel_param *kp)
 	unsigned int v;
 	int ret = rr_parse_ms(val, &v);
 
+	if (!rr_may_set(kp))
+		return -EPERM;
 	if (ret)
 		return ret;
 	WRITE_ONCE(rr_period_ms, v);
@@ -65,9 +67,9 @@ static const struct kernel_param_ops rr_period_ops = {
 
 module_param_cb(period_ms, &rr_period_ops, &rr_period_ms, 0644);
 MODULE_PARM_DESC(period_ms, "Milliseconds between two moves of a body (default 100)");
-module_param_named(paused, rr_paused, bool, 0644);
+module_param_cb(paused, &rr_sealed_bool_ops, &rr_paused, 0644);
 MODULE_PARM_DESC(paused, "Make no new moves (grace periods still complete)");
-module_param_named(pin_after, rr_pin_after, uint, 0644);
+module_param_cb(pin_after, &rr_sealed_uint_ops, &rr_pin_after, 0644);
 MODULE_PARM_DESC(pin_after, "Periods an old body may stay in use before its function is reported pinned");
 /*
  * The architecture allows the `bl` to be rewritten while other CPUs run it
@@ -76,7 +78,7 @@ MODULE_PARM_DESC(pin_after, "Periods an old body may stay in use before its func
  * after that, and to jump into a freed copy; patching under stop_machine()
  * does not have the problem, so it is the default.
  */
-module_param_named(stop_machine, rr_stop_machine, bool, 0644);
+module_param_cb(stop_machine, &rr_sealed_bool_ops, &rr_stop_machine, 0644);
 MODULE_PARM_DESC(stop_machine, "Retarget trampolines under stop_machine() (default) rather than with single-word writes while CPUs run");
 
 /* Upper bounds that keep every size computation below in 64 bits. */
@@ -177,10 +179,14 @@ static unsigned long rr_tramp_slot(u64 call)
 	return ((call - 16) & ~0xfffULL) + (imm << 12) + ((add >> 10) & 0xfff);
 }
 
-/* Checks one function record and fills @f; 0 or a negative errno. */
+/*
+ * Checks one function record and fills @f and @fx (its part of the vault,
+ * still writable: rr_vault_seal() makes it read-only); 0 or an errno.
+ */
 static int rr_check_func(struct module *mod, unsigned int t, int i,
 			 const struct rerand_table_header *h,
-			 const struct rr_bounds *b, struct rr_func *f)
+			 const struct rr_bounds *b, struct rr_func *f,
+			 struct rr_fixed *fx)
 {
 	const struct rerand_func *r = &((const struct rerand_func *)
 					(unsigned long)h->funcs)[i];
@@ -190,6 +196,7 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 	u32 insn, k, bad = 0;
 	u8 *tmp;
 
+	f->fx = fx;
 	if (!IS_ALIGNED(r->trampoline, 4) || !IS_ALIGNED(r->call_offset, 4) ||
 	    !rr_within(r->trampoline, (u64)r->call_offset + 4,
 		       b->text_lo, b->text_hi)) {
@@ -238,29 +245,29 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 		return -EINVAL;
 	}
 
-	f->rec = r;
-	f->relocs = rel;
-	f->slot = &((struct rerand_slot *)(unsigned long)h->slots)[i];
-	if (READ_ONCE(f->slot->epoch) || READ_ONCE(f->slot->enter)) {
+	fx->rec = r;
+	fx->relocs = rel;
+	fx->slot = &((struct rerand_slot *)(unsigned long)h->slots)[i];
+	if (READ_ONCE(fx->slot->epoch) || READ_ONCE(fx->slot->enter)) {
 		rr_bad(mod, t, i, "slot not zero at load (shared with another function?)");
 		return -EINVAL;
 	}
 	/* The counters the mover waits on must be the ones the calls use. */
-	if (rr_tramp_slot(call) != (unsigned long)f->slot) {
+	if (rr_tramp_slot(call) != (unsigned long)fx->slot) {
 		rr_bad(mod, t, i, "trampoline does not pass its own slot (#%d) to the hooks",
 		       i);
 		return -EINVAL;
 	}
-	f->max_size = rerand_copy_max_size(r->size, rel, r->nrelocs);
+	fx->max_size = rerand_copy_max_size(r->size, rel, r->nrelocs);
 
 	/* The guard's known-good image of the trampoline (guard.c). */
-	f->tramp_size = min_t(u64, (u64)r->call_offset + RR_TRAMP_TAIL,
-			      b->text_hi - r->trampoline) & ~3ULL;
-	f->tramp_good = kmalloc(f->tramp_size, GFP_KERNEL);
-	if (!f->tramp_good)
+	fx->tramp_size = min_t(u64, (u64)r->call_offset + RR_TRAMP_TAIL,
+			       b->text_hi - r->trampoline) & ~3ULL;
+	fx->tramp_good = kmalloc(fx->tramp_size, GFP_KERNEL);
+	if (!fx->tramp_good)
 		return -ENOMEM;
-	rr_read_trampoline(f->tramp_good, (void *)(unsigned long)r->trampoline,
-			   f->tramp_size);
+	rr_read_trampoline(fx->tramp_good, (void *)(unsigned long)r->trampoline,
+			   fx->tramp_size);
 	f->cur.body = r->body;
 	f->cur_bl = insn;
 
@@ -268,16 +275,16 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 	 * The pristine snapshot: copies are built from it, never from text.
 	 * A probe armed on the body before we saw it leaves no BRK in it.
 	 */
-	f->pristine = kvmalloc(r->size, GFP_KERNEL);
-	if (!f->pristine)
+	fx->pristine = kvmalloc(r->size, GFP_KERNEL);
+	if (!fx->pristine)
 		return -ENOMEM;
-	rr_read_text(f->pristine, (void *)(unsigned long)r->body, r->size);
+	rr_read_text(fx->pristine, (void *)(unsigned long)r->body, r->size);
 
 	/* Dry run at the body's own address: every relocation must apply. */
-	tmp = kvmalloc(f->max_size, GFP_KERNEL);
+	tmp = kvmalloc(fx->max_size, GFP_KERNEL);
 	if (!tmp)
 		return -ENOMEM;
-	built = rerand_build_copy(tmp, f->max_size, r->body, f->pristine,
+	built = rerand_build_copy(tmp, fx->max_size, r->body, fx->pristine,
 				  r->size, rel, r->nrelocs, &bad);
 	kvfree(tmp);
 	if (built < 0) {
@@ -286,11 +293,11 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 		return -EINVAL;
 	}
 
-	f->ctr = alloc_percpu(struct rerand_counters);
-	if (!f->ctr)
+	fx->ctr = alloc_percpu(struct rerand_counters);
+	if (!fx->ctr)
 		return -ENOMEM;
 	/* Before any module code runs: the hooks read it. */
-	WRITE_ONCE(f->slot->enter, rr_enter_counter(f, 0));
+	WRITE_ONCE(fx->slot->enter, rr_enter_counter(f, 0));
 	return 0;
 }
 
@@ -304,10 +311,9 @@ static void rr_free_funcs(struct rr_module *m)
 		rr_free_copy(&f->cur);
 		rr_free_copy(&f->old);
 		rr_free_copy(&f->next);
-		free_percpu(f->ctr);
-		kvfree(f->pristine);
-		kfree(f->tramp_good);
+		free_percpu(f->fx->ctr);
 	}
+	rr_vault_free(m);
 	kvfree(m->funcs);
 	kvfree(m->tramp_image);
 	kfree(m);
@@ -315,8 +321,8 @@ static void rr_free_funcs(struct rr_module *m)
 
 static int rr_cmp_tramp(const void *a, const void *b)
 {
-	u64 x = (*(const struct rr_func *)a).rec->trampoline;
-	u64 y = (*(const struct rr_func *)b).rec->trampoline;
+	u64 x = (*(const struct rr_func *)a).fx->rec->trampoline;
+	u64 y = (*(const struct rr_func *)b).fx->rec->trampoline;
 
 	return x < y ? -1 : x > y;
 }
@@ -372,7 +378,8 @@ static int rr_load_table(struct module *mod, unsigned int t,
 	int ret;
 
 	for (i = 0; i < h->nfuncs; i++) {
-		ret = rr_check_func(mod, t, i, h, s->b, &s->m->funcs[s->next]);
+		ret = rr_check_func(mod, t, i, h, s->b, &s->m->funcs[s->next],
+				    &s->m->loading[s->next]);
 		s->next++;	/* counted even on failure: rr_free_funcs() */
 		if (ret)
 			return ret;
@@ -407,7 +414,11 @@ static int rr_coming(struct module *mod)
 	}
 	m->funcs = kvcalloc(m->nfuncs ? m->nfuncs : 1, sizeof(*m->funcs),
 			    GFP_KERNEL);
-	if (!m->funcs) {
+	m->loading = kvcalloc(m->nfuncs ? m->nfuncs : 1, sizeof(*m->loading),
+			      GFP_KERNEL);
+	if (!m->funcs || !m->loading) {
+		kvfree(m->funcs);
+		kvfree(m->loading);
 		kfree(m);
 		return -ENOMEM;
 	}
@@ -428,18 +439,20 @@ static int rr_coming(struct module *mod)
 			sort(sorted, m->nfuncs, sizeof(*sorted), rr_cmp_tramp,
 			     NULL);
 			for (i = 1; i < m->nfuncs && !ret; i++) {
-				if (sorted[i].rec->trampoline ==
-				    sorted[i - 1].rec->trampoline) {
+				if (sorted[i].fx->rec->trampoline ==
+				    sorted[i - 1].fx->rec->trampoline) {
 					pr_err_ratelimited("refusing %s: trampoline %ps listed twice\n",
 							   mod->name,
 							   (void *)(unsigned long)
-							   sorted[i].rec->trampoline);
+							   sorted[i].fx->rec->trampoline);
 					ret = -EINVAL;
 				}
 			}
 			kvfree(sorted);
 		}
 	}
+	if (!ret)
+		ret = rr_vault_seal(m);
 	if (!ret)
 		ret = rr_guard_image(m);
 	if (ret) {
@@ -475,14 +488,9 @@ static bool rr_module_quiet(struct rr_module *m)
  */
 static void rr_leak_module(struct rr_module *m)
 {
-	unsigned int i;
-
 	pr_err("%s: threads still inside moved bodies: their copies are leaked, not freed\n",
 	       m->gone_name);
-	for (i = 0; i < m->nfuncs; i++) {
-		kvfree(m->funcs[i].pristine);
-		kfree(m->funcs[i].tramp_good);
-	}
+	rr_vault_free(m);
 	kvfree(m->funcs);
 	kvfree(m->tramp_image);
 	kfree(m);
@@ -546,7 +554,7 @@ static void rr_drain_and_free(struct rr_module *m)
 		if (!rr_all_quiet(&m->funcs[i]))
 			pr_warn("%s: %ps: a thread entered it and has not returned (one that exits inside it never will); its copies are freed when it does\n",
 				m->gone_name,
-				(void *)(unsigned long)m->funcs[i].rec->trampoline);
+				(void *)(unsigned long)m->funcs[i].fx->rec->trampoline);
 	mutex_lock(&rr_lock);
 	if (rr_reaping) {
 		list_add_tail(&m->node, &rr_gone);
@@ -620,9 +628,11 @@ static int __init rerand_init(void)
 	rr_poison_init();
 	rr_mover_start();
 	rr_guard_init();
-	pr_info("ready (ABI v%d, period %u ms, module region %s)\n",
+	rr_seal_config();
+	pr_info("ready (ABI v%d, period %u ms, module region %s%s)\n",
 		RERAND_ABI_VERSION, rr_period_ms,
-		rr_ksyms.module_alloc_base ? "found" : "unknown");
+		rr_ksyms.module_alloc_base ? "found" : "unknown",
+		rr_sealed ? ", sealed" : "");
 	return 0;
 }
 

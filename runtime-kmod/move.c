@@ -79,9 +79,11 @@ void rr_mover_reschedule(void)
 static struct rr_arena *rr_drop_copy(struct rr_copy *c)
 {
 	struct rr_arena *arena = c->arena;
+	bool leak = c->leak;
 
 	memset(c, 0, sizeof(*c));
-	if (!arena || --arena->users)
+	/* A leaked copy keeps its arena (and its siblings) for good. */
+	if (!arena || leak || --arena->users)
 		return NULL;
 	return arena;
 }
@@ -170,7 +172,7 @@ static void rr_skipped(struct rr_module *m, struct rr_func *f, int err)
 	f->skipped++;
 	m->skipped++;
 	pr_debug("%s: %ps: move skipped (%d)\n", m->mod->name,
-		 (void *)(unsigned long)f->rec->trampoline, err);
+		 (void *)(unsigned long)f->fx->rec->trampoline, err);
 }
 
 /*
@@ -208,7 +210,8 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		return 0;
 	rnd = (u32 *)(order + m->nfuncs);
 	for (i = 0; i < m->nfuncs; i++)
-		if (m->funcs[i].state == RR_IDLE && !m->funcs[i].held)
+		if (m->funcs[i].state == RR_IDLE && !m->funcs[i].held &&
+		    !m->funcs[i].suspect)
 			order[n++].func = i;
 	get_random_bytes(rnd, n * sizeof(*rnd));
 	/* Random order (Fisher-Yates), random gaps. */
@@ -223,17 +226,19 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 	end = get_random_u32() % PAGE_SIZE;
 	for (i = 0; i < n; i++) {
 		struct rr_func *f = &m->funcs[order[i].func];
-		unsigned long a = max_t(unsigned long, f->rec->align, 16);
+		unsigned long a = max_t(unsigned long, f->fx->rec->align, 16);
 
 		end = ALIGN(end + (rnd[i] >> 24), a);
 		order[i].off = end;
-		end += f->max_size;
+		end += f->fx->max_size;
 	}
 	size = PAGE_ALIGN(end);
 	t0 = ktime_get_ns();
 	arena = n ? kzalloc(sizeof(*arena), GFP_KERNEL) : NULL;
-	if (arena)
+	if (arena) {
 		arena->area = rr_alloc_at_random(m, size);
+		arena->size = size;
+	}
 	if (!arena || !arena->area) {
 		kfree(arena);
 		for (i = 0; i < n; i++)
@@ -243,7 +248,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 	t1 = ktime_get_ns();
 	for (i = 0; i < n; i++) {
 		struct rr_func *f = &m->funcs[order[i].func];
-		const struct rerand_func *r = f->rec;
+		const struct rerand_func *r = f->fx->rec;
 		unsigned long body = (unsigned long)arena->area + order[i].off;
 
 		f->next_bl = rerand_encode_bl(r->trampoline + r->call_offset,
@@ -253,8 +258,8 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 			continue;
 		}
 		/* Only from the pristine snapshot: never from live text. */
-		len = rerand_build_copy((u8 *)body, f->max_size, body,
-					f->pristine, r->size, f->relocs,
+		len = rerand_build_copy((u8 *)body, f->fx->max_size, body,
+					f->fx->pristine, r->size, f->fx->relocs,
 					r->nrelocs, &bad);
 		if (len < 0) {
 			pr_warn_ratelimited("%s: %ps: relocation %u failed at %p (%ld)\n",
@@ -299,7 +304,7 @@ out:
 static void rr_skip(struct rr_module *m, struct rr_func *f, const char *why)
 {
 	pr_warn_ratelimited("%s: %ps: %s\n", m->mod->name,
-			    (void *)(unsigned long)f->rec->trampoline, why);
+			    (void *)(unsigned long)f->fx->rec->trampoline, why);
 	rr_free_copy(&f->next);
 	f->skipped++;
 	m->skipped++;
@@ -321,7 +326,7 @@ static void rr_published(struct rr_module *m, struct rr_func *f)
 	rr_guard_retargeted(m, f);
 	memset(&f->next, 0, sizeof(f->next));
 	/* Only the mover writes the epoch, under rr_lock. */
-	f->old_idx = f->slot->epoch & 1;
+	f->old_idx = f->fx->slot->epoch & 1;
 	f->state = RR_WAIT_INACTIVE;
 	f->waited = 0;
 	f->moves++;
@@ -338,7 +343,7 @@ void rr_restart_grace(struct rr_func *f)
 	lockdep_assert_held(&rr_lock);
 	if (f->state == RR_IDLE)
 		return;
-	f->old_idx = f->slot->epoch & 1;
+	f->old_idx = f->fx->slot->epoch & 1;
 	f->state = RR_WAIT_INACTIVE;
 	f->waited = 0;
 }
@@ -597,7 +602,8 @@ static void rr_advance(struct rr_module *m, struct rr_func *f)
 		if (!rr_idx_quiet(f, f->old_idx))
 			break;
 		/* The original body drained: nothing may run it from now on. */
-		if (f->old.body && !f->old.arena && !f->poisoned)
+		if (f->old.body && !f->old.arena && !f->old.leak &&
+		    !f->poisoned)
 			f->poison_due = true;
 		arena = rr_drop_copy(&f->old);
 		if (arena) {
@@ -608,7 +614,7 @@ static void rr_advance(struct rr_module *m, struct rr_func *f)
 		if (f->pinned)
 			pr_info_ratelimited("%s: %ps drained after %u periods\n",
 					    m->mod->name,
-					    (void *)(unsigned long)f->rec->trampoline,
+					    (void *)(unsigned long)f->fx->rec->trampoline,
 					    f->waited);
 		f->pinned = false;
 		f->waited = 0;
@@ -620,7 +626,7 @@ static void rr_advance(struct rr_module *m, struct rr_func *f)
 		f->pinned = true;
 		pr_warn_ratelimited("%s: %ps: old body still in use after %u periods: pinned until it drains\n",
 				    m->mod->name,
-				    (void *)(unsigned long)f->rec->trampoline,
+				    (void *)(unsigned long)f->fx->rec->trampoline,
 				    f->waited);
 	}
 }
@@ -672,7 +678,7 @@ static void rr_check_writers(void)
 	/* Every register_kprobe() in flight has published its probe. */
 	rr_kprobes_settle();
 	list_for_each_entry(m, &rr_modules, node)
-		for (i = 0; i < m->nfuncs; i++)
+		for (i = 0; i < m->nfuncs && !m->frozen; i++)
 			synced |= rr_kprobe_sync_saved(m, &m->funcs[i]);
 	if (synced) {
 		/* No disarm in flight still writes the older copy back... */
@@ -681,7 +687,7 @@ static void rr_check_writers(void)
 		kick_all_cpus_sync();
 	}
 	list_for_each_entry(m, &rr_modules, node) {
-		for (i = 0; i < m->nfuncs; i++) {
+		for (i = 0; i < m->nfuncs && !m->frozen; i++) {
 			struct rr_func *f = &m->funcs[i];
 
 			switch (rr_call_word_owner(f)) {
@@ -703,23 +709,27 @@ static void rr_check_writers(void)
 
 static void rr_tick(struct work_struct *work)
 {
-	bool moving = !READ_ONCE(rr_paused);
 	struct rr_module *m;
+	bool moving;
 	unsigned int i, built = 0;
 	u64 t0, t1, t2, t3;
 
 	mutex_lock(&rr_lock);
 	t0 = ktime_get_ns();
+	/* Before anything acts on the state (vault.c); it may undo a pause. */
+	rr_check_state();
+	moving = !READ_ONCE(rr_paused);
 	rr_check_writers();
 	/* Grace periods first (they free old copies), then the new copies. */
 	list_for_each_entry(m, &rr_modules, node)
-		for (i = 0; i < m->nfuncs; i++)
+		for (i = 0; i < m->nfuncs && !m->frozen; i++)
 			rr_advance(m, &m->funcs[i]);
 	rr_poison_originals();
 	t1 = ktime_get_ns();
 	if (moving)
 		list_for_each_entry(m, &rr_modules, node)
-			built += rr_prepare_module(m);
+			if (!m->frozen)
+				built += rr_prepare_module(m);
 	t2 = ktime_get_ns();
 	/*
 	 * The guard's integrity check, as late as possible before the
@@ -743,6 +753,8 @@ static void rr_tick(struct work_struct *work)
 
 const char *rr_state_name(const struct rr_func *f)
 {
+	if (f->suspect)
+		return "suspect";
 	if (f->pinned)
 		return "pinned";
 	if (f->held)

@@ -51,7 +51,7 @@ static unsigned long rr_sum(struct rr_func *f, bool unlocks, unsigned int idx)
 
 		if (!cpu_possible(cpu))
 			continue;
-		c = per_cpu_ptr(f->ctr, cpu);
+		c = per_cpu_ptr(f->fx->ctr, cpu);
 
 		sum += unlocks ? READ_ONCE(c->unlock[idx]) : READ_ONCE(c->lock[idx]);
 	}
@@ -61,7 +61,7 @@ static unsigned long rr_sum(struct rr_func *f, bool unlocks, unsigned int idx)
 /* What slot->enter holds in @epoch: the per-CPU address of lock[epoch & 1]. */
 u64 rr_enter_counter(struct rr_func *f, unsigned long epoch)
 {
-	return (u64)(__force unsigned long)&f->ctr->lock[epoch & 1];
+	return (u64)(__force unsigned long)&f->fx->ctr->lock[epoch & 1];
 }
 
 /* Is no caller that entered with index @idx still inside the body? */
@@ -89,7 +89,7 @@ bool rr_all_quiet(struct rr_func *f)
 
 void rr_flip_epoch(struct rr_func *f)
 {
-	unsigned long epoch = f->slot->epoch + 1;
+	unsigned long epoch = f->fx->slot->epoch + 1;
 
 	/*
 	 * E: order the preceding quiet check of idx ^ 1 before the flip, so
@@ -97,8 +97,8 @@ void rr_flip_epoch(struct rr_func *f)
 	 */
 	smp_mb();
 	/* Only the mover writes the slot, under rr_lock. */
-	WRITE_ONCE(f->slot->epoch, epoch);
-	WRITE_ONCE(f->slot->enter, rr_enter_counter(f, epoch));
+	WRITE_ONCE(f->fx->slot->epoch, epoch);
+	WRITE_ONCE(f->fx->slot->enter, rr_enter_counter(f, epoch));
 	/*
 	 * D: order the flip before the coming quiet checks of the old index:
 	 * a caller that still read the old index and is counted after this

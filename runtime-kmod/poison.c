@@ -34,8 +34,8 @@
 #define RR_POISON_BRK_IMM	0x0e0e
 #define RR_POISON_INSN		(AARCH64_BREAK_MON | (RR_POISON_BRK_IMM << 5))
 
-static bool rr_poison_on = true;
-module_param_named(poison, rr_poison_on, bool, 0644);
+bool rr_poison_on = true;
+module_param_cb(poison, &rr_sealed_bool_ops, &rr_poison_on, 0644);
 MODULE_PARM_DESC(poison, "Overwrite each original body with traps once it has drained after the first move (default on)");
 
 atomic_long_t rr_poison_hits = ATOMIC_LONG_INIT(0);
@@ -67,9 +67,9 @@ static bool rr_kept(const struct rr_func *f, u32 off)
 {
 	u32 k;
 
-	for (k = 0; k < f->rec->nrelocs; k++)
-		if (f->relocs[k].type == RERAND_OP_NOP &&
-		    f->relocs[k].offset == off)
+	for (k = 0; k < f->fx->rec->nrelocs; k++)
+		if (f->fx->relocs[k].type == RERAND_OP_NOP &&
+		    f->fx->relocs[k].offset == off)
 			return true;
 	return false;
 }
@@ -80,8 +80,8 @@ unsigned int rr_kept_bytes(const struct rr_func *f)
 	unsigned int n = 0;
 	u32 k;
 
-	for (k = 0; k < f->rec->nrelocs; k++)
-		n += f->relocs[k].type == RERAND_OP_NOP ? 4 : 0;
+	for (k = 0; k < f->fx->rec->nrelocs; k++)
+		n += f->fx->relocs[k].type == RERAND_OP_NOP ? 4 : 0;
 	return n;
 }
 
@@ -92,25 +92,25 @@ unsigned int rr_kept_bytes(const struct rr_func *f)
  */
 static int rr_poison_func(struct rr_func *f)
 {
-	unsigned long body = f->rec->body, lo = body & PAGE_MASK;
-	unsigned int npages = (PAGE_ALIGN(body + f->rec->size) - lo) >> PAGE_SHIFT;
+	unsigned long body = f->fx->rec->body, lo = body & PAGE_MASK;
+	unsigned int npages = (PAGE_ALIGN(body + f->fx->rec->size) - lo) >> PAGE_SHIFT;
 	int err;
 	u32 off;
 	u8 *map;
 
-	for (off = 0; off < f->rec->size; off += 4)
+	for (off = 0; off < f->fx->rec->size; off += 4)
 		if (rr_kprobe_owns((void *)(body + off)))
 			return -EBUSY;
 	map = rr_text_alias(lo, npages, &err);
 	if (!map)
 		return err;
-	for (off = 0; off < f->rec->size; off += 4)
+	for (off = 0; off < f->fx->rec->size; off += 4)
 		if (!rr_kept(f, off))
 			WRITE_ONCE(*(__le32 *)(map + (body - lo) + off),
 				   cpu_to_le32(RR_POISON_INSN));
 	rr_text_unalias(map, npages);
 	/* By the executed address: D-cache to PoU, I-cache invalidated. */
-	caches_clean_inval_pou(body, body + f->rec->size);
+	caches_clean_inval_pou(body, body + f->fx->rec->size);
 	return 0;
 }
 
@@ -143,7 +143,7 @@ void rr_poison_originals(void)
 	if (!READ_ONCE(rr_poison_on))
 		return;
 	list_for_each_entry(m, &rr_modules, node) {
-		for (i = 0; i < m->nfuncs; i++) {
+		for (i = 0; i < m->nfuncs && !m->frozen; i++) {
 			struct rr_func *f = &m->funcs[i];
 
 			if (!f->poison_due)
@@ -155,7 +155,7 @@ void rr_poison_originals(void)
 			if (ret) {
 				pr_warn_ratelimited("%s: %ps: its original body stays executable (%d)\n",
 						    m->mod->name,
-						    (void *)(unsigned long)f->rec->trampoline,
+						    (void *)(unsigned long)f->fx->rec->trampoline,
 						    ret);
 				continue;
 			}

@@ -40,6 +40,7 @@ enum rr_state {
 /* The copies one module got in one period (move.c), under rr_lock. */
 struct rr_arena {
 	void *area;		/* vmalloc'ed pages, read-only and executable */
+	unsigned long size;
 	unsigned int users;	/* copies in it not yet freed */
 };
 
@@ -47,15 +48,43 @@ struct rr_arena {
 struct rr_copy {
 	struct rr_arena *arena;	/* NULL for the original body */
 	unsigned long body;	/* run-time address of the body */
+	bool leak;		/* callers may be uncounted: never free it */
 };
 
-struct rr_func {
+/*
+ * What the mover and the guard read to decide what to build or write, for
+ * one function: in its module's vault (struct rr_vault), read-only once the
+ * module is loaded. The pointers lead to read-only memory too (the table in
+ * the module's rodata, the vault itself) but for slot and ctr, which the
+ * hooks write, and which rr_check_state() checks every period.
+ */
+struct rr_fixed {
 	const struct rerand_func *rec;
 	const struct rerand_reloc *relocs;
 	struct rerand_slot *slot;
 	struct rerand_counters __percpu *ctr;
 	u8 *pristine;		/* snapshot taken at MODULE_STATE_COMING */
+	u8 *tramp_good;		/* the trampoline at MODULE_STATE_COMING */
 	size_t max_size;	/* rerand_copy_max_size() */
+	unsigned int tramp_size;
+};
+
+/*
+ * One vmalloc area per module (vault.c): this header, one struct rr_fixed
+ * per function, then every trampoline image and every snapshot. Filled at
+ * MODULE_STATE_COMING, then read-only (linear alias included) until the
+ * module's state is freed; never written again.
+ */
+struct rr_vault {
+	unsigned long self;		/* its own address */
+	const struct module *mod;
+	size_t size;			/* bytes, whole pages */
+	unsigned int nfuncs;
+	struct rr_fixed fx[];
+};
+
+struct rr_func {
+	const struct rr_fixed *fx;	/* &vault->fx[index] (checked) */
 	struct rr_copy cur;	/* what the trampoline calls */
 	u32 cur_bl;		/* the trampoline's `bl` to cur.body */
 	struct rr_copy old;	/* previous body, until its grace period ends */
@@ -67,14 +96,14 @@ struct rr_func {
 	unsigned int waited;	/* periods spent in RR_WAIT_* */
 	bool pinned;
 	bool held;		/* another writer owns the `bl` word (writers.c) */
+	bool suspect;		/* its body addresses were forged: left alone */
 	bool poison_due;	/* the original drained: poison it (poison.c) */
 	bool poisoned;		/* the original is traps but for its ftrace slots */
 	unsigned long moves;
 	unsigned long skipped;
 	unsigned long held_periods;	/* periods not moved for that */
+	unsigned long state_tamper;	/* rr_check_state() findings */
 	/* guard.c */
-	u8 *tramp_good;		/* the trampoline at MODULE_STATE_COMING */
-	unsigned int tramp_size;
 	unsigned int pending;	/* periods a reported store may still land */
 	bool watched;
 	bool ever_watched;
@@ -90,6 +119,10 @@ struct rr_module {
 	unsigned int nfuncs;
 	unsigned int nexcluded;
 	struct rr_func *funcs;
+	struct rr_vault *vault;		/* read-only; NULL while loading */
+	struct rr_fixed *loading;	/* writable, until the vault is sealed */
+	unsigned long state_tamper;	/* rr_check_state() findings */
+	bool frozen;			/* its vault pointer was forged */
 	unsigned long moves;
 	unsigned long skipped;
 	unsigned long tamper;		/* incidents, guard.c */
@@ -138,6 +171,7 @@ struct rr_ksyms {
 					      unsigned long *store,
 					      unsigned int size,
 					      unsigned int skipnr);
+	void *ftrace_caller, *ftrace_regs_caller;	/* addresses only */
 	/* Not a symbol: decoded from module_alloc(), see ksyms.c. */
 	unsigned long module_alloc_base;
 };
@@ -161,7 +195,7 @@ void rr_flip_epoch(struct rr_func *f);
 /* The word of @f's trampoline that decides where its calls go. */
 static inline void *rr_call_word(const struct rr_func *f)
 {
-	return (void *)(unsigned long)(f->rec->trampoline + f->rec->call_offset);
+	return (void *)(unsigned long)(f->fx->rec->trampoline + f->fx->rec->call_offset);
 }
 
 /* move.c */
@@ -191,6 +225,9 @@ const char *rr_state_name(const struct rr_func *f);
 /* guard.c */
 struct seq_file;
 extern bool rr_guard_on;
+extern unsigned int rr_guard_slots;
+extern unsigned int rr_guard_rotate_ms;
+extern int rr_tamper_policy;
 void rr_guard_init(void);
 void rr_guard_exit(void);
 void rr_guard_check(void);
@@ -198,16 +235,28 @@ void rr_guard_forget(struct rr_module *m);
 void rr_guard_added(void);
 int rr_guard_image(struct rr_module *m);
 void rr_guard_retargeted(struct rr_module *m, const struct rr_func *f);
-bool rr_guard_intact(const struct rr_func *f);
+bool rr_guard_intact(const struct rr_module *m, const struct rr_func *f);
 void rr_guard_show(struct seq_file *sf);
 
 /* poison.c */
 extern atomic_long_t rr_poison_hits;
+extern bool rr_poison_on;
 int rr_poison_init(void);
 void rr_poison_exit(void);
 void rr_poison_originals(void);
 unsigned int rr_kept_bytes(const struct rr_func *f);
 unsigned long rr_fixed_exec_bytes(const struct rr_module *m);
+
+/* vault.c */
+extern bool rr_sealed;
+int rr_vault_seal(struct rr_module *m);
+void rr_vault_free(struct rr_module *m);
+void rr_seal_config(void);
+void rr_check_state(void);
+void rr_state_show(struct seq_file *sf);
+bool rr_may_set(const struct kernel_param *kp);
+extern const struct kernel_param_ops rr_sealed_bool_ops;
+extern const struct kernel_param_ops rr_sealed_uint_ops;
 
 /* debugfs.c */
 void rr_debugfs_init(void);

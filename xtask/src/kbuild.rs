@@ -262,8 +262,31 @@ fn write_fixed_exec_prediction() -> Result<()> {
     std::fs::write(&path, format!("{}\n", tramp + staying + kept)).map_err(err)
 }
 
+/// Guest programs (static arm64 binaries) the scenarios run, built from
+/// `tests/guest/<name>.c` into `tests/guest/<name>`.
+pub const GUEST_PROGRAMS: &[&str] = &["wpgrab"];
+
+pub fn guest_program(name: &str) -> PathBuf {
+    root().join("tests/guest").join(name)
+}
+
+fn build_guest_programs() -> Result<()> {
+    for name in GUEST_PROGRAMS {
+        let out = guest_program(name);
+        run(
+            Command::new("aarch64-linux-gnu-gcc")
+                .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
+                .arg(&out)
+                .arg(out.with_extension("c")),
+            &format!("building the guest program {name}"),
+        )?;
+    }
+    Ok(())
+}
+
 pub fn build_all(bench: &Bench) -> Result<()> {
     build_tools()?;
+    build_guest_programs()?;
     build_runtime(bench)?;
     for (dir, linker) in test_modules() {
         build_module_dir(bench, &dir, linker)?;

@@ -109,6 +109,23 @@ pub fn all() -> Vec<Scenario> {
             expect: Expect::Pass,
         },
         Scenario {
+            name: "hardening",
+            what: "rerand's own state under a kernel write primitive: read-only snapshots, checked records, sealed parameters, the ftrace slots",
+            modules: vec![],
+            files: vec![
+                extra(rt()),
+                extra(host()),
+                extra(driver()),
+                extra(t.join("peek/rerand_peek.ko")),
+                extra(t.join("tamper/rerand_tamper.ko")),
+                extra(kbuild::guest_program("wpgrab")),
+            ],
+            cpu: "max",
+            smp: 2,
+            timeout_s: 240,
+            expect: Expect::Pass,
+        },
+        Scenario {
             name: "modprobe",
             what: "depmod, modprobe dependencies and /etc/modprobe.d options",
             modules: vec![],

@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rerand's own state, kept read-only or checked (docs/DESIGN.md, "Threat
+ * model"), so that rerand does not turn a small kernel write into more:
+ *
+ *   - the vault: per module, one vmalloc area holding everything the mover
+ *     builds copies from and the guard repairs from (snapshots, trampoline
+ *     images, the per-function struct rr_fixed). Filled at
+ *     MODULE_STATE_COMING, read-only from then on, linear alias included
+ *     (set_memory_ro() applies to it with rodata=full), never written again.
+ *     A write into a snapshot faults instead of becoming code;
+ *   - rr_check_state(): every period, before the mover or the guard acts,
+ *     the writable state that decides where they write is checked against
+ *     what is read-only (the vault, the module's table) and restored, or
+ *     the function is left alone; each finding is reported and counted;
+ *   - sealed=1: the parameters refuse writes once rerand.ko is loaded, and
+ *     a change of the variables behind them (a stray write) is reported
+ *     and undone at the next period, from a copy kept __ro_after_init.
+ *
+ * All of it runs under rr_lock, in process context.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/ratelimit.h>
+#include <linux/seq_file.h>
+#include <linux/vmalloc.h>
+#include "rerand.h"
+#include "reloc.h"
+
+bool rr_sealed __ro_after_init;
+module_param_named(sealed, rr_sealed, bool, 0444);
+MODULE_PARM_DESC(sealed, "Parameters are read-only once loaded; a later change of the state behind them is reported and undone (default off)");
+
+/* rerand_init() has finished: from here on, sealed means sealed. */
+static bool rr_live __ro_after_init;
+
+bool rr_may_set(const struct kernel_param *kp)
+{
+	if (rr_sealed && READ_ONCE(rr_live)) {
+		pr_warn_ratelimited("sealed: parameter %s is read-only\n",
+				    kp->name);
+		return false;
+	}
+	return true;
+}
+
+static int rr_set_sealed_bool(const char *val, const struct kernel_param *kp)
+{
+	return rr_may_set(kp) ? param_set_bool(val, kp) : -EPERM;
+}
+
+static int rr_set_sealed_uint(const char *val, const struct kernel_param *kp)
+{
+	return rr_may_set(kp) ? param_set_uint(val, kp) : -EPERM;
+}
+
+const struct kernel_param_ops rr_sealed_bool_ops = {
+	.set = rr_set_sealed_bool,
+	.get = param_get_bool,
+};
+
+const struct kernel_param_ops rr_sealed_uint_ops = {
+	.set = rr_set_sealed_uint,
+	.get = param_get_uint,
+};
+
+/* The variables behind the parameters that control moving and guarding. */
+static const struct {
+	const char *name;
+	void *addr;
+	unsigned int size;
+} rr_sealed_vars[] = {
+#define RR_SEALED(name, var) { name, &(var), sizeof(var) }
+	RR_SEALED("period_ms", rr_period_ms),
+	RR_SEALED("paused", rr_paused),
+	RR_SEALED("pin_after", rr_pin_after),
+	RR_SEALED("stop_machine", rr_stop_machine),
+	RR_SEALED("guard", rr_guard_on),
+	RR_SEALED("guard_slots", rr_guard_slots),
+	RR_SEALED("guard_rotate_ms", rr_guard_rotate_ms),
+	RR_SEALED("tamper_policy", rr_tamper_policy),
+	RR_SEALED("poison", rr_poison_on),
+#undef RR_SEALED
+};
+
+static u32 rr_sealed_copy[ARRAY_SIZE(rr_sealed_vars)] __ro_after_init;
+static unsigned long rr_sealed_violations;	/* rr_lock */
+
+static u32 rr_sealed_get(unsigned int i)
+{
+	if (rr_sealed_vars[i].size == 1)
+		return READ_ONCE(*(u8 *)rr_sealed_vars[i].addr);
+	return READ_ONCE(*(u32 *)rr_sealed_vars[i].addr);
+}
+
+static void rr_sealed_put(unsigned int i, u32 v)
+{
+	if (rr_sealed_vars[i].size == 1)
+		WRITE_ONCE(*(u8 *)rr_sealed_vars[i].addr, v);
+	else
+		WRITE_ONCE(*(u32 *)rr_sealed_vars[i].addr, v);
+}
+
+/* End of rerand_init(): the values a sealed runtime keeps. */
+void rr_seal_config(void)
+{
+	unsigned int i;
+
+	BUILD_BUG_ON(sizeof(bool) != 1 || sizeof(unsigned int) != 4);
+	mutex_lock(&rr_lock);
+	for (i = 0; i < ARRAY_SIZE(rr_sealed_vars); i++)
+		rr_sealed_copy[i] = rr_sealed_get(i);
+	WRITE_ONCE(rr_live, true);
+	mutex_unlock(&rr_lock);
+}
+
+static void rr_check_sealed(void)
+{
+	unsigned int i;
+	u32 v;
+
+	if (!rr_sealed || !rr_live)
+		return;
+	for (i = 0; i < ARRAY_SIZE(rr_sealed_vars); i++) {
+		v = rr_sealed_get(i);
+		if (v == rr_sealed_copy[i])
+			continue;
+		rr_sealed_violations++;
+		pr_err_ratelimited("STATE: sealed %s changed to %u behind the parameter interface; restored to %u\n",
+				   rr_sealed_vars[i].name, v, rr_sealed_copy[i]);
+		/* A restored period_ms takes effect at this tick's rr_queue(). */
+		rr_sealed_put(i, rr_sealed_copy[i]);
+	}
+}
+
+/*
+ * The addresses of the state an attacker would aim at, for the hardening
+ * scenario and for review: debugfs is root-only.
+ */
+void rr_state_show(struct seq_file *sf)
+{
+	struct rr_module *m;
+	unsigned int i;
+
+	mutex_lock(&rr_lock);
+	seq_printf(sf, "sealed=%d sealed_violations=%lu period_ms_at=0x%016lx paused_at=0x%016lx guard_at=0x%016lx\n",
+		   rr_sealed, rr_sealed_violations, (unsigned long)&rr_period_ms,
+		   (unsigned long)&rr_paused, (unsigned long)&rr_guard_on);
+	list_for_each_entry(m, &rr_modules, node) {
+		seq_printf(sf, "module=%s vault=0x%016lx vault_size=%zu vault_at=0x%016lx state_tamper=%lu frozen=%d\n",
+			   m->mod->name, (unsigned long)m->vault,
+			   m->vault ? m->vault->size : 0,
+			   (unsigned long)&m->vault, m->state_tamper, m->frozen);
+		for (i = 0; i < m->nfuncs; i++) {
+			const struct rr_func *f = &m->funcs[i];
+
+			seq_printf(sf, "%ps snapshot=0x%016lx fixed=0x%016lx record_at=0x%016lx cur_bl_at=0x%016lx enter_at=0x%016lx state_tamper=%lu\n",
+				   (void *)(unsigned long)f->fx->rec->trampoline,
+				   (unsigned long)f->fx->pristine,
+				   (unsigned long)f->fx, (unsigned long)&f->fx,
+				   (unsigned long)&f->cur_bl,
+				   (unsigned long)&f->fx->slot->enter,
+				   f->state_tamper);
+		}
+	}
+	mutex_unlock(&rr_lock);
+}
+
+/* Frees whichever of the vault and the loading records @m has. */
+void rr_vault_free(struct rr_module *m)
+{
+	unsigned int i;
+
+	if (m->loading) {
+		for (i = 0; i < m->nfuncs; i++) {
+			kvfree(m->loading[i].pristine);
+			kfree(m->loading[i].tramp_good);
+		}
+		kvfree(m->loading);
+		m->loading = NULL;
+	}
+	/* Process context: VM_FLUSH_RESET_PERMS makes vfree() sleep. */
+	vfree(m->vault);
+	m->vault = NULL;
+}
+
+/*
+ * Moves @m's loading records, snapshots and trampoline images into one
+ * new vmalloc area and makes it read-only. On failure, m->vault or
+ * m->loading (whichever holds the records) is left for rr_vault_free().
+ */
+int rr_vault_seal(struct rr_module *m)
+{
+	size_t size = struct_size(m->vault, fx, m->nfuncs);
+	struct rr_vault *v;
+	unsigned int i;
+	u8 *p;
+
+	for (i = 0; i < m->nfuncs; i++)
+		size += ALIGN(m->loading[i].tramp_size, 8) +
+			ALIGN(m->loading[i].rec->size, 8);
+	size = PAGE_ALIGN(size);
+	v = rr_ksyms.vmalloc_node_range(size, PAGE_SIZE, VMALLOC_START,
+					VMALLOC_END, GFP_KERNEL, PAGE_KERNEL,
+					VM_FLUSH_RESET_PERMS, NUMA_NO_NODE,
+					__builtin_return_address(0));
+	if (!v)
+		return -ENOMEM;
+	memset(v, 0, size);
+	v->self = (unsigned long)v;
+	v->mod = m->mod;
+	v->size = size;
+	v->nfuncs = m->nfuncs;
+	p = (u8 *)&v->fx[m->nfuncs];
+	for (i = 0; i < m->nfuncs; i++) {
+		const struct rr_fixed *ld = &m->loading[i];
+		struct rr_fixed *fx = &v->fx[i];
+
+		*fx = *ld;
+		fx->tramp_good = p;
+		memcpy(p, ld->tramp_good, ld->tramp_size);
+		p += ALIGN(ld->tramp_size, 8);
+		fx->pristine = p;
+		memcpy(p, ld->pristine, ld->rec->size);
+		p += ALIGN(ld->rec->size, 8);
+		m->funcs[i].fx = fx;
+	}
+	m->vault = v;
+	/* The records now live in the vault; the loading copies go. */
+	for (i = 0; i < m->nfuncs; i++) {
+		kvfree(m->loading[i].pristine);
+		kfree(m->loading[i].tramp_good);
+	}
+	kvfree(m->loading);
+	m->loading = NULL;
+	if (rr_ksyms.set_memory_ro((unsigned long)v, size >> PAGE_SHIFT)) {
+		pr_err("%s: cannot make its vault read-only\n", m->mod->name);
+		return -EPERM;
+	}
+	return 0;
+}
+
+static DEFINE_RATELIMIT_STATE(rr_state_rs, 5 * HZ, 10);
+
+static void rr_state_bad(struct rr_module *m, struct rr_func *f,
+			 const char *what, unsigned long found,
+			 const char *outcome)
+{
+	m->state_tamper++;
+	if (f)
+		f->state_tamper++;
+	if (!__ratelimit(&rr_state_rs))
+		return;
+	if (f)	/* %ps names the module too */
+		pr_err("STATE: %ps: %s (found %#lx); %s\n",
+		       (void *)(unsigned long)f->fx->rec->trampoline, what,
+		       found, outcome);
+	else
+		pr_err("STATE: %s: %s (found %#lx); %s\n", m->mod->name, what,
+		       found, outcome);
+}
+
+/* Whether @c is a body @f may run: its original, or inside its arena. */
+static bool rr_copy_sane(const struct rr_func *f, const struct rr_copy *c)
+{
+	if (!c->arena)
+		return c->body == f->fx->rec->body || !c->body;
+	return c->body >= (unsigned long)c->arena->area &&
+	       c->body - (unsigned long)c->arena->area < c->arena->size &&
+	       c->arena->users;
+}
+
+static void rr_check_func_state(struct rr_module *m, struct rr_func *f,
+				const struct rr_fixed *fx)
+{
+	struct rerand_slot *slot = fx->slot;
+	unsigned long epoch, enter;
+	u32 bl;
+
+	if (f->fx != fx) {
+		unsigned long found = (unsigned long)f->fx;
+
+		f->fx = fx;
+		rr_state_bad(m, f, "record pointer changed", found, "restored");
+	}
+	if (!rr_copy_sane(f, &f->cur) || !rr_copy_sane(f, &f->old)) {
+		if (!f->suspect)
+			rr_state_bad(m, f, "body address outside its copies",
+				     f->cur.body, "no longer moved");
+		f->suspect = true;
+	} else {
+		bl = rerand_encode_bl(fx->rec->trampoline + fx->rec->call_offset,
+				      f->cur.body);
+		if (f->cur_bl != bl) {
+			rr_state_bad(m, f, "`bl` the guard restores changed",
+				     f->cur_bl, "restored");
+			f->cur_bl = bl;
+		}
+	}
+	/*
+	 * The hooks count on what slot->enter points to. Any value but the
+	 * two counters of this function counted calls elsewhere (or none):
+	 * those callers are invisible to the grace periods, so the bodies
+	 * they may be running are never freed.
+	 */
+	epoch = READ_ONCE(slot->epoch);
+	enter = READ_ONCE(slot->enter);
+	if (enter != rr_enter_counter(f, epoch)) {
+		WRITE_ONCE(slot->enter, rr_enter_counter(f, epoch));
+		f->cur.leak = true;
+		f->old.leak = true;
+		rr_state_bad(m, f, "slot's counter address changed", enter,
+			     "restored; its current and old bodies are never freed");
+	}
+}
+
+/*
+ * Every period, first thing, under rr_lock. A module whose vault is not
+ * where its records say cannot be trusted at all: the mover and the guard
+ * leave it alone from then on (m->frozen).
+ */
+void rr_check_state(void)
+{
+	struct rr_module *m;
+	unsigned int i;
+
+	lockdep_assert_held(&rr_lock);
+	rr_check_sealed();
+	list_for_each_entry(m, &rr_modules, node) {
+		const struct rr_vault *v = m->vault;
+
+		if (m->frozen)
+			continue;
+		if (!v || v->self != (unsigned long)v || v->mod != m->mod ||
+		    v->nfuncs != m->nfuncs) {
+			m->frozen = true;
+			rr_state_bad(m, NULL, "vault pointer changed",
+				     (unsigned long)v,
+				     "the module is no longer moved or guarded");
+			continue;
+		}
+		for (i = 0; i < m->nfuncs; i++)
+			rr_check_func_state(m, &m->funcs[i], &v->fx[i]);
+	}
+}
