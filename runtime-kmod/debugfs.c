@@ -70,11 +70,11 @@ static int rr_module_show(struct seq_file *sf, void *unused)
 		void *tramp = (void *)(unsigned long)f->fx->rec->trampoline;
 
 		/* Raw addresses: the point of the file; root-only. */
-		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu held_periods=%lu poisoned=%d size=%u kept=%u orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu state_tamper=%lu\n",
+		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu held_periods=%lu poisoned=%d size=%u copy_size=%zu kept=%u orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu state_tamper=%lu\n",
 			   tramp, (unsigned long)tramp, f->cur.body,
 			   rr_state_name(f), f->moves, f->skipped,
 			   f->held_periods, f->poisoned, f->fx->rec->size,
-			   rr_kept_bytes(f),
+			   f->fx->max_size, rr_kept_bytes(f),
 			   f->fx->rec->body,
 			   f->fx->rec->trampoline + f->fx->rec->call_offset,
 			   ALIGN_DOWN(f->fx->rec->trampoline + f->fx->rec->call_offset,

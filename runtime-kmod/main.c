@@ -544,7 +544,10 @@ static void rr_drain_and_free(struct rr_module *m)
 	strscpy(m->gone_name, m->mod->name, sizeof(m->gone_name));
 	for (ms = 0; ms < RR_GOING_WAIT_MS; ms += 20) {
 		if (rr_module_quiet(m)) {
+			/* Arenas with dropped copies are on the mover's list. */
+			mutex_lock(&rr_lock);
 			rr_free_funcs(m);
+			mutex_unlock(&rr_lock);
 			return;
 		}
 		msleep(20);

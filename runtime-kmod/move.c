@@ -75,23 +75,39 @@ void rr_mover_reschedule(void)
 	mutex_unlock(&rr_lock);
 }
 
+/*
+ * Arenas with copies dropped this period while other copies in them still
+ * run: rr_poison_dropped() makes those copies traps before the period
+ * ends, rather than leaving them executable until the arena empties.
+ */
+static LIST_HEAD(rr_arenas_dropped);
+
 /* Drops @c; returns its arena if @c was the last copy in it. */
 static struct rr_arena *rr_drop_copy(struct rr_copy *c)
 {
 	struct rr_arena *arena = c->arena;
-	bool leak = c->leak;
+	struct rr_copy was = *c;
 
 	memset(c, 0, sizeof(*c));
 	/* A leaked copy keeps its arena (and its siblings) for good. */
-	if (!arena || leak || --arena->users)
+	if (!arena || was.leak)
 		return NULL;
-	return arena;
+	if (!--arena->users)
+		return arena;
+	arena->dropped[arena->ndropped].body = was.body;
+	arena->dropped[arena->ndropped].size = was.size;
+	if (!arena->ndropped++)
+		list_add_tail(&arena->dropped_node, &rr_arenas_dropped);
+	return NULL;
 }
 
 static void rr_free_arena(struct rr_arena *arena)
 {
+	if (arena->ndropped)
+		list_del(&arena->dropped_node);
 	/* Process context: VM_FLUSH_RESET_PERMS makes vfree() sleep. */
 	vfree(arena->area);
+	kfree(arena->dropped);
 	kfree(arena);
 }
 
@@ -105,6 +121,41 @@ void rr_free_copy(struct rr_copy *c)
 
 	if (arena)
 		rr_free_arena(arena);
+}
+
+/*
+ * Every period, after the grace periods: the copies dropped from arenas
+ * that live on become traps, through one writable alias per arena. Nobody
+ * runs them any more (their grace period ended), so no CPU is stopped.
+ */
+static void rr_poison_dropped(void)
+{
+	struct rr_arena *arena, *tmp;
+	unsigned int k, npages;
+	unsigned long base;
+	int err;
+	u8 *map;
+
+	list_for_each_entry_safe(arena, tmp, &rr_arenas_dropped, dropped_node) {
+		base = (unsigned long)arena->area;
+		npages = arena->size >> PAGE_SHIFT;
+		map = rr_text_alias(base, npages, &err);
+		if (!map) {
+			pr_warn_ratelimited("cannot poison dropped copies (%d)\n",
+					    err);
+			continue;	/* tried again next period */
+		}
+		for (k = 0; k < arena->ndropped; k++)
+			memset32((u32 *)(map + arena->dropped[k].body - base),
+				 RR_POISON_INSN, arena->dropped[k].size / 4);
+		rr_text_unalias(map, npages);
+		for (k = 0; k < arena->ndropped; k++)
+			caches_clean_inval_pou(arena->dropped[k].body,
+					       arena->dropped[k].body +
+					       arena->dropped[k].size);
+		arena->ndropped = 0;
+		list_del(&arena->dropped_node);
+	}
 }
 
 /*
@@ -236,16 +287,26 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 	t0 = ktime_get_ns();
 	arena = n ? kzalloc(sizeof(*arena), GFP_KERNEL) : NULL;
 	if (arena) {
-		arena->area = rr_alloc_at_random(m, size);
+		arena->dropped = kmalloc_array(n, sizeof(*arena->dropped),
+					       GFP_KERNEL);
+		arena->area = arena->dropped ? rr_alloc_at_random(m, size) : NULL;
 		arena->size = size;
 	}
 	if (!arena || !arena->area) {
+		if (arena)
+			kfree(arena->dropped);
 		kfree(arena);
 		for (i = 0; i < n; i++)
 			rr_skipped(m, &m->funcs[order[i].func], -ENOMEM);
 		goto out;
 	}
 	t1 = ktime_get_ns();
+	/*
+	 * The pages held anything before (vmalloc does not clear them): all
+	 * but the copies built below must be traps, not whatever data was
+	 * there, once the arena is executable.
+	 */
+	memset32(arena->area, RR_POISON_INSN, size / 4);
 	for (i = 0; i < n; i++) {
 		struct rr_func *f = &m->funcs[order[i].func];
 		const struct rerand_func *r = f->fx->rec;
@@ -270,6 +331,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		}
 		f->next.arena = arena;
 		f->next.body = body;
+		f->next.size = f->fx->max_size;
 		arena->users++;
 		built++;
 	}
@@ -290,6 +352,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		}
 		/* Process context: VM_FLUSH_RESET_PERMS makes vfree() sleep. */
 		vfree(arena->area);
+		kfree(arena->dropped);
 		kfree(arena);
 		built = 0;
 	}
@@ -724,6 +787,7 @@ static void rr_tick(struct work_struct *work)
 	list_for_each_entry(m, &rr_modules, node)
 		for (i = 0; i < m->nfuncs && !m->frozen; i++)
 			rr_advance(m, &m->funcs[i]);
+	rr_poison_dropped();
 	rr_poison_originals();
 	t1 = ktime_get_ns();
 	if (moving)

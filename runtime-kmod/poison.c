@@ -30,10 +30,6 @@
 #include "rerand.h"
 #include "writers.h"
 
-/* Not one of asm/brk-imm.h's: ours alone, so our hook is the one called. */
-#define RR_POISON_BRK_IMM	0x0e0e
-#define RR_POISON_INSN		(AARCH64_BREAK_MON | (RR_POISON_BRK_IMM << 5))
-
 bool rr_poison_on = true;
 module_param_cb(poison, &rr_sealed_bool_ops, &rr_poison_on, 0644);
 MODULE_PARM_DESC(poison, "Overwrite each original body with traps once it has drained after the first move (default on)");
@@ -47,7 +43,7 @@ static int notrace rr_poison_hit(struct pt_regs *regs, unsigned long esr)
 {
 	atomic_long_inc(&rr_poison_hits);
 	if (__ratelimit(&rr_poison_rs))
-		pr_emerg("execution reached the poisoned original of %pS from %pS, task %s[%d]: a stale pointer, or code that knows where the module was loaded\n",
+		pr_emerg("execution reached rerand's trap at %pS from %pS, task %s[%d]: a poisoned original body or the place of a freed copy, so a stale pointer, or code that knows where the module was loaded\n",
 			 (void *)instruction_pointer(regs),
 			 (void *)regs->regs[30], current->comm,
 			 task_pid_nr(current));

@@ -37,17 +37,27 @@ enum rr_state {
 	RR_WAIT_OLD,		/* epoch flipped; waiting for idx to be quiet */
 };
 
+/* A copy dropped from an arena other copies still run in (move.c). */
+struct rr_dropped {
+	unsigned long body, size;
+};
+
 /* The copies one module got in one period (move.c), under rr_lock. */
 struct rr_arena {
 	void *area;		/* vmalloc'ed pages, read-only and executable */
 	unsigned long size;
 	unsigned int users;	/* copies in it not yet freed */
+	/* Dropped copies, made traps at the end of the period that drops them. */
+	struct list_head dropped_node;	/* on rr_arenas_dropped if ndropped */
+	unsigned int ndropped;
+	struct rr_dropped *dropped;	/* room for every copy built in it */
 };
 
 /* One body: the original in the module's text, or a copy. */
 struct rr_copy {
 	struct rr_arena *arena;	/* NULL for the original body */
 	unsigned long body;	/* run-time address of the body */
+	unsigned long size;	/* bytes it owns from body (max_size) */
 	bool leak;		/* callers may be uncounted: never free it */
 };
 

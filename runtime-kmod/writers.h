@@ -7,6 +7,7 @@
 #define RERAND_WRITERS_H
 
 #include <linux/types.h>
+#include <asm/debug-monitors.h>
 
 struct rr_module;
 struct rr_func;
@@ -15,6 +16,14 @@ struct rr_func;
 #define RR_INSN_MOV_X9	0xaa1e03e9U	/* mov x9, x30: ftrace's first slot */
 
 /* rerand-ld's trampolines: the ftrace entry slots (docs/DESIGN.md). */
+/*
+ * The trap rerand writes where no code of its own may run: poisoned
+ * originals, arena gaps, dropped copies (poison.c reports reaching one).
+ * Not one of asm/brk-imm.h's: ours alone, so our break hook is the one called.
+ */
+#define RR_POISON_BRK_IMM	0x0e0e
+#define RR_POISON_INSN		(AARCH64_BREAK_MON | (RR_POISON_BRK_IMM << 5))
+
 #define RR_FTRACE_SLOT0	4
 #define RR_FTRACE_SLOT1	8
 

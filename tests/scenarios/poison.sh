@@ -12,6 +12,11 @@
 #    trap nor zero padding) is what `rerand inspect` predicts from the .ko
 #    (trampolines, functions that stay, ftrace slots) plus the module PLT
 #    entries the loader filled;
+#  - copies: with check_entry held in its arena (a kprobe on its `bl`
+#    word) while its siblings move on, then moves paused, every word of
+#    every page holding a current copy is either inside a current copy or
+#    the trap: arena gaps are traps from the start (vmalloc'ed pages keep
+#    old data), and the siblings' dropped copies became traps at once;
 #  - nothing reached a poisoned word (poison_hits=0); every call right.
 D=/sys/kernel/debug/rerand
 P=/sys/module/rerand_host/parameters
@@ -55,6 +60,52 @@ while read -r line; do
 	done
 done < $D/test_driver
 fixed=$(st fixed_exec_bytes)
+
+# Arena pages: only current copies and traps.
+T=/sys/kernel/tracing
+echo 'p:hold test_driver:check_entry+40' >> $T/kprobe_events || fail "kprobe on the bl word"
+echo 1 > $T/events/kprobes/hold/enable
+sleep 0.5
+grep '^check_entry ' $D/test_driver | grep -q 'state=held' || fail "check_entry not held"
+echo 1 > /sys/module/rerand/parameters/paused
+sleep 0.5
+copies=""
+while read -r line; do
+	body=$(fld body "$line")
+	[ "$body" = "$(fld orig "$line")" ] || copies="$copies $body:$(fld copy_size "$line")"
+done < $D/test_driver
+pages=$(for c in $copies; do
+	b=${c%%:*}; p=$((b & ~4095)); e=$(((b + ${c##*:} - 1) & ~4095))
+	while [ $p -le $e ]; do printf '0x%x\n' $p; p=$((p + 4096)); done
+done | sort -u)
+arena_words=0; arena_traps=0
+for pg in $pages; do
+	echo "$pg" > $K/addr
+	off=0
+	while [ $off -lt 4096 ]; do
+		chunk=$((4096 - off)); [ $chunk -gt 400 ] && chunk=400
+		echo $off > $K/skip; echo $chunk > $K/len
+		a=$((pg + off))
+		for w in $(cat $K/words); do
+			mine=
+			for c in $copies; do
+				b=${c%%:*}
+				[ $a -ge $((b)) ] && [ $a -lt $((b + ${c##*:})) ] && mine=1 && break
+			done
+			if [ -z "$mine" ]; then
+				[ "$w" = $TRAP ] || fail "$(printf '0x%x' $a), in an arena page but in no current copy, holds $w"
+				arena_traps=$((arena_traps + 1))
+			fi
+			arena_words=$((arena_words + 1)); a=$((a + 4))
+		done
+		off=$((off + chunk))
+	done
+done
+echo 0 > $T/events/kprobes/hold/enable
+echo "-:hold" >> $T/kprobe_events
+echo 0 > /sys/module/rerand/parameters/paused
+[ "$arena_traps" -gt 0 ] || fail "no trap read in the arena pages ($arena_words words)"
+echo "arena pages: $arena_words words, $arena_traps traps outside the current copies"
 echo 1000000 > $P/period_ms
 sleep 0.3
 hits=$(sed -n 's/.*poison_hits=\([0-9]*\).*/\1/p' $D/mover)
@@ -71,4 +122,4 @@ plt=$((fixed - predicted))
 	fail "fixed_exec_bytes=$fixed, rerand inspect predicted $predicted (+ PLT entries of 12 bytes)"
 [ "$(cat $P/errors)" = 0 ] || fail "wrong results"
 [ "$(st tamper)" = 0 ] || fail "tamper=$(st tamper)"
-echo "SUMMARY: $words words of the original bodies read: $traps traps, $kept ftrace slot words; fixed_exec_bytes=$fixed = predicted $predicted + $((plt / 12)) PLT entries; poison_hits=0; calls right"
+echo "SUMMARY: $words words of the original bodies read: $traps traps, $kept ftrace slot words; arena pages: $arena_words words, all outside current copies traps ($arena_traps); fixed_exec_bytes=$fixed = predicted $predicted + $((plt / 12)) PLT entries; poison_hits=0; calls right"

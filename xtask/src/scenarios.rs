@@ -256,7 +256,7 @@ pub fn all() -> Vec<Scenario> {
         smp: 2,
         timeout_s: 180,
         expect: Expect::KernelFailureReporting(
-            "execution reached the poisoned original of check_entry_real",
+            "execution reached rerand's trap at check_entry_real",
         ),
     });
     // Issue 5 asks for these on a core with real cache maintenance too.
