@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * rerand table ABI, version 2.
+ * rerand table ABI, version 3.
  *
  * GENERATED from relocator/src/abi.rs by `cargo xtask gen-header`; a test
  * fails if this copy differs. Edit the Rust file, not this one.
@@ -9,7 +9,7 @@
  * struct rerand_table_header, then nfuncs struct rerand_func, then nrelocs
  * struct rerand_reloc. Pointer fields carry R_AARCH64_ABS64 relocations, so
  * the module loader fills in run-time addresses; self_addr equals the
- * header's own address once relocated. ".rerand.slots" holds one struct
+ * header's own address once relocated. ".data..ro_after_init" holds one struct
  * rerand_slot per function, zero at load, owned by the runtime.
  */
 #ifndef RERAND_ABI_H
@@ -17,10 +17,10 @@
 
 #include <linux/types.h>
 
-#define RERAND_ABI_VERSION 2
+#define RERAND_ABI_VERSION 3
 #define RERAND_TABLE_MAGIC 0x31424154444e5252ULL /* "RRNDTAB1" */
 #define RERAND_TABLE_SECTION ".rerand.table"
-#define RERAND_SLOTS_SECTION ".rerand.slots"
+#define RERAND_SLOTS_SECTION ".data..ro_after_init"
 #define RERAND_TRAMPOLINE_SECTION ".text.rerand.tramp"
 #define RERAND_EXCLUDED_SECTION ".note.rerand.excluded"
 
@@ -30,10 +30,12 @@
 /*
  * The hooks the trampolines call, exported by rerand.ko. A register
  * convention, not C functions:
- *   add_pause_list:    x9 = struct rerand_slot * in, x9 = ticket out;
- *   remove_pause_list: x9 = that ticket in;
- * both may clobber x9-x17 (but for add_pause_list's result) and the
- * flags, and preserve x0-x8, x18-x29, sp and the FP/SIMD registers.
+ *   add_pause_list:    x9 = struct rerand_slot * in; stores a ticket
+ *                      at [sp, #16] (the trampoline's frame);
+ *   remove_pause_list: x9 = the same struct rerand_slot * in; reads the
+ *                      ticket from [sp, #16];
+ * both may clobber x9-x17 and the flags, and preserve x0-x8, x18-x29, sp
+ * and the FP/SIMD registers.
  */
 #define RERAND_ENTER_HOOK "add_pause_list"
 #define RERAND_EXIT_HOOK "remove_pause_list"
@@ -75,12 +77,13 @@ struct rerand_reloc {
 };
 
 /*
- * Owned by the runtime; only its hooks read it. enter: per-CPU address of
- * the entry counter of the current epoch, 0 while unmanaged.
+ * Owned by the runtime; only its hooks read it; read-only after the
+ * module's init. counters: per-CPU address of the function's counters,
+ * 0 while unmanaged.
  */
 struct rerand_slot {
-	__u64 epoch;
-	__u64 enter;
+	__u64 counters;
+	__u64 reserved;
 };
 
 #define RERAND_HEADER_SIZE 72

@@ -11,8 +11,8 @@
  * QEMU's cortex-a57 and max), so:
  *   - each watchpoint covers the 8-byte aligned unit holding one `bl`
  *     (ALIGN_DOWN(trampoline + call_offset, 8)): with rerand-ld's 8-aligned
- *     64-byte trampolines that is exactly [+40, +48), the `bl` and the
- *     `ldr` after it;
+ *     64-byte trampolines that is exactly [+32, +40), the `bl` to the
+ *     entry hook and the `bl` to the body;
  *   - guard_slots watchpoints (default: the number of watchpoint registers
  *     minus one, so a debugger keeps one; all of them on hardware with
  *     only one) are spread over all trampolines of all modules, and every

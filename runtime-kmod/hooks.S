@@ -4,18 +4,25 @@
  * trampoline calls (linker-wrapper/src/trampoline.rs), in assembly because
  * they use a register convention, not the C one (macros-c/rerand_abi.h):
  *
- *   add_pause_list:    x9 = struct rerand_slot * in, x9 = ticket out
- *   remove_pause_list: x9 = ticket in
- *   both may clobber x9-x17 (but for add_pause_list's result) and the
- *   flags; x0-x8, x18-x29, sp and the FP/SIMD registers are preserved.
+ *   add_pause_list:    x9 = struct rerand_slot *; stores the ticket at
+ *                      [sp, #16], in the trampoline's frame
+ *   remove_pause_list: x9 = the same struct rerand_slot *; reads the
+ *                      ticket from [sp, #16]
+ *   both may clobber x9-x17 and the flags; x0-x8, x18-x29, sp and the
+ *   FP/SIMD registers are preserved.
  *
  * So a trampoline passes x0-x8 to the body and x0-x7 back without saving
  * them. The algorithm is pause.c's classic SRCU: the caller bumps
  * lock[idx] of its CPU on entry and unlock[idx] of whatever CPU it runs on
- * at exit. slot->enter is the per-CPU address of lock[idx] for the current
- * epoch (rr_flip_epoch() moves it); the ticket is the per-CPU address of
- * the matching unlock[idx], 16 bytes further (struct rerand_counters), or
- * 0 for a slot the runtime never set up.
+ * at exit. idx is the low bit of the epoch copy in the entering CPU's
+ * counters (rr_flip_epoch() moves every copy); the ticket is idx * 8.
+ *
+ * What an attacker with a write primitive can reach here: the slot is in
+ * the module's .data..ro_after_init, read-only once its init has run, and
+ * both hooks take it from the trampoline's own adrp/add, never from
+ * writable memory; the epoch copy and the ticket are writable, and only
+ * one bit of each is used. A forged value picks the slot's other counter,
+ * never another address.
  *
  * Why LDXR/STXR and not this_cpu_inc(): the increment may land on another
  * CPU's counter if the caller migrates between reading TPIDR and the
@@ -38,29 +45,31 @@
 #include <asm/alternative.h>
 #include <asm/assembler.h>
 
-/* struct rerand_slot and struct rerand_counters offsets. */
-#define SLOT_ENTER	8
-#define EXIT_FROM_ENTER	16	/* unlock[idx] - lock[idx] */
+/* struct rerand_slot, struct rerand_counters and trampoline frame offsets. */
+#define SLOT_COUNTERS	0
+#define CTR_UNLOCK	16	/* unlock[0] - lock[0] */
+#define CTR_EPOCH	32
+#define FRAME_TICKET	16	/* [sp, #16]: the trampoline's frame */
 
-/*
- * Atomically increments this CPU's instance of the per-CPU counter at
- * \pcpu (a __percpu address); x10-x12 are scratch.
- */
-.macro	inc_this_cpu pcpu
-	get_this_cpu_offset x10
-	add	x10, \pcpu, x10
+/* Atomically increments the counter at \addr; x11-x12 are scratch. */
+.macro	inc_counter addr
 .Lretry\@:
-	ldxr	x11, [x10]
+	ldxr	x11, [\addr]
 	add	x11, x11, #1
-	stxr	w12, x11, [x10]
+	stxr	w12, x11, [\addr]
 	cbnz	w12, .Lretry\@
 .endm
 
 SYM_FUNC_START(add_pause_list)
-	ldr	x9, [x9, #SLOT_ENTER]	/* per-CPU &lock[idx] */
+	ldr	x9, [x9, #SLOT_COUNTERS]	/* __percpu counters */
 	cbz	x9, 2f
-	inc_this_cpu x9
-	add	x9, x9, #EXIT_FROM_ENTER
+	get_this_cpu_offset x10
+	add	x10, x9, x10			/* this CPU's counters */
+	ldr	x13, [x10, #CTR_EPOCH]
+	ubfiz	x13, x13, #3, #1		/* ticket: idx * 8 */
+	str	x13, [sp, #FRAME_TICKET]
+	add	x10, x10, x13			/* &lock[idx] */
+	inc_counter x10
 	/*
 	 * B: order the lock increment before the body's memory accesses and
 	 * the matching unlock. Pairs with A in rr_idx_quiet(): a checker
@@ -74,13 +83,20 @@ SYM_FUNC_START(add_pause_list)
 SYM_FUNC_END(add_pause_list)
 
 SYM_FUNC_START(remove_pause_list)
+	ldr	x9, [x9, #SLOT_COUNTERS]
 	cbz	x9, 2f
+	ldr	x13, [sp, #FRAME_TICKET]
+	and	x13, x13, #8			/* whatever the frame holds */
+	add	x9, x9, x13
+	add	x9, x9, #CTR_UNLOCK		/* __percpu &unlock[idx] */
 	/*
 	 * C: order every access of the body before the unlock increment.
 	 * Pairs with A in rr_idx_quiet(): once the checker counts this
 	 * unlock, the caller is out of the old body.
 	 */
 	dmb	ish
-	inc_this_cpu x9
+	get_this_cpu_offset x10
+	add	x10, x9, x10
+	inc_counter x10
 2:	ret
 SYM_FUNC_END(remove_pause_list)

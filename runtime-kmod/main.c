@@ -97,7 +97,7 @@ static bool rr_within(u64 p, u64 len, u64 lo, u64 hi)
 struct rr_bounds {
 	u64 text_lo, text_hi;	/* core text */
 	u64 ro_lo, ro_hi;	/* core read-only data */
-	u64 rw_lo, rw_hi;	/* core writable data */
+	u64 roa_lo, roa_hi;	/* core read-only after init */
 };
 
 static void rr_get_bounds(struct module *mod, struct rr_bounds *b)
@@ -108,8 +108,8 @@ static void rr_get_bounds(struct module *mod, struct rr_bounds *b)
 	b->text_hi = base + mod->core_layout.text_size;
 	b->ro_lo = b->text_hi;
 	b->ro_hi = base + mod->core_layout.ro_size;
-	b->rw_lo = base + mod->core_layout.ro_after_init_size;
-	b->rw_hi = base + mod->core_layout.size;
+	b->roa_lo = b->ro_hi;
+	b->roa_hi = base + mod->core_layout.ro_after_init_size;
 }
 
 /* Checks a header found at its own address; 0 or -EINVAL. */
@@ -150,10 +150,11 @@ static int rr_check_header(struct module *mod, unsigned int t,
 		       h->relocs);
 		return -EINVAL;
 	}
+	/* Read-only once the module's init has run (rerand_abi.h). */
 	if (!IS_ALIGNED(h->slots, 8) ||
 	    !rr_within(h->slots, (u64)h->nfuncs * RERAND_SLOT_SIZE,
-		       b->rw_lo, b->rw_hi)) {
-		rr_bad(mod, t, -1, "slots at %llx not in writable data",
+		       b->roa_lo, b->roa_hi)) {
+		rr_bad(mod, t, -1, "slots at %llx not in .data..ro_after_init",
 		       h->slots);
 		return -EINVAL;
 	}
@@ -161,14 +162,13 @@ static int rr_check_header(struct module *mod, unsigned int t,
 }
 
 /*
- * The slot address a trampoline passes to the hooks: `adrp x9, slot` and
- * `add x9, x9, :lo12:slot` 16 and 12 bytes before its `bl` (rerand-ld's
- * layout and the hand-written one of rerand_abi.h); 0 if they are not there.
+ * The slot address an `adrp x9, slot` / `add x9, x9, :lo12:slot` pair at
+ * @at passes to a hook; 0 if the pair is not there.
  */
-static unsigned long rr_tramp_slot(u64 call)
+static unsigned long rr_slot_pair(u64 at)
 {
-	u32 adrp = rr_text_word((void *)(unsigned long)(call - 16));
-	u32 add = rr_text_word((void *)(unsigned long)(call - 12));
+	u32 adrp = rr_text_word((void *)(unsigned long)at);
+	u32 add = rr_text_word((void *)(unsigned long)(at + 4));
 	s64 imm;
 
 	if ((adrp & 0x9f00001fU) != 0x90000009U ||	/* adrp x9 */
@@ -176,7 +176,17 @@ static unsigned long rr_tramp_slot(u64 call)
 		return 0;
 	imm = ((adrp >> 29) & 3) | (((adrp >> 5) & 0x7ffff) << 2);
 	imm = (imm << 43) >> 43;			/* sign-extend 21 bits */
-	return ((call - 16) & ~0xfffULL) + (imm << 12) + ((add >> 10) & 0xfff);
+	return (at & ~0xfffULL) + (imm << 12) + ((add >> 10) & 0xfff);
+}
+
+/*
+ * Whether both hooks get @slot: the pairs 12 bytes before the `bl` at
+ * @call (entry) and 4 bytes after it (exit), rerand-ld's layout and the
+ * hand-written one of tests/runtime-selftest.
+ */
+static bool rr_tramp_passes(u64 call, unsigned long slot)
+{
+	return rr_slot_pair(call - 12) == slot && rr_slot_pair(call + 4) == slot;
 }
 
 /*
@@ -248,12 +258,12 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 	fx->rec = r;
 	fx->relocs = rel;
 	fx->slot = &((struct rerand_slot *)(unsigned long)h->slots)[i];
-	if (READ_ONCE(fx->slot->epoch) || READ_ONCE(fx->slot->enter)) {
+	if (READ_ONCE(fx->slot->counters) || READ_ONCE(fx->slot->reserved)) {
 		rr_bad(mod, t, i, "slot not zero at load (shared with another function?)");
 		return -EINVAL;
 	}
 	/* The counters the mover waits on must be the ones the calls use. */
-	if (rr_tramp_slot(call) != (unsigned long)fx->slot) {
+	if (!rr_tramp_passes(call, (unsigned long)fx->slot)) {
 		rr_bad(mod, t, i, "trampoline does not pass its own slot (#%d) to the hooks",
 		       i);
 		return -EINVAL;
@@ -296,8 +306,11 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 	fx->ctr = alloc_percpu(struct rerand_counters);
 	if (!fx->ctr)
 		return -ENOMEM;
-	/* Before any module code runs: the hooks read it. */
-	WRITE_ONCE(fx->slot->enter, rr_enter_counter(f, 0));
+	/*
+	 * Before any module code runs: the hooks read it. The slot is still
+	 * writable (.data..ro_after_init becomes read-only after init).
+	 */
+	WRITE_ONCE(fx->slot->counters, rr_counters_base(f));
 	return 0;
 }
 

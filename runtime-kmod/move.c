@@ -389,7 +389,7 @@ static void rr_published(struct rr_module *m, struct rr_func *f)
 	rr_guard_retargeted(m, f);
 	memset(&f->next, 0, sizeof(f->next));
 	/* Only the mover writes the epoch, under rr_lock. */
-	f->old_idx = f->fx->slot->epoch & 1;
+	f->old_idx = f->epoch & 1;
 	f->state = RR_WAIT_INACTIVE;
 	f->waited = 0;
 	f->moves++;
@@ -406,7 +406,7 @@ void rr_restart_grace(struct rr_func *f)
 	lockdep_assert_held(&rr_lock);
 	if (f->state == RR_IDLE)
 		return;
-	f->old_idx = f->fx->slot->epoch & 1;
+	f->old_idx = f->epoch & 1;
 	f->state = RR_WAIT_INACTIVE;
 	f->waited = 0;
 }

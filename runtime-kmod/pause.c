@@ -5,9 +5,9 @@
  *
  * This is classic SRCU (kernel/rcu/srcutiny.c before 4.12's srcutree, as in
  * docs/DESIGN.md) applied to one function: per CPU, lock[2] and unlock[2].
- * A caller enters with idx = epoch & 1 and increments lock[idx] on the CPU
- * it runs on; it leaves by incrementing unlock[idx] on whatever CPU it runs
- * on then (it may have slept and migrated). Only the sums over all CPUs
+ * A caller enters with idx = the low bit of its CPU's copy of the epoch and
+ * increments lock[idx] on that CPU; it leaves by incrementing unlock[idx]
+ * on whatever CPU it runs on then (it may have slept and migrated). Only the sums over all CPUs
  * matter. No locks, no read-modify-write of a line shared by all CPUs:
  * each increment is an exclusive pair on the CPU's own counter (hooks.S
  * says why it must be atomic), so the hooks work in process, softirq and
@@ -58,10 +58,10 @@ static unsigned long rr_sum(struct rr_func *f, bool unlocks, unsigned int idx)
 	return sum;
 }
 
-/* What slot->enter holds in @epoch: the per-CPU address of lock[epoch & 1]. */
-u64 rr_enter_counter(struct rr_func *f, unsigned long epoch)
+/* What slot->counters holds: the per-CPU address of @f's counters. */
+u64 rr_counters_base(const struct rr_func *f)
 {
-	return (u64)(__force unsigned long)&f->fx->ctr->lock[epoch & 1];
+	return (u64)(__force unsigned long)f->fx->ctr;
 }
 
 /* Is no caller that entered with index @idx still inside the body? */
@@ -89,20 +89,22 @@ bool rr_all_quiet(struct rr_func *f)
 
 void rr_flip_epoch(struct rr_func *f)
 {
-	unsigned long epoch = f->fx->slot->epoch + 1;
+	unsigned long epoch = ++f->epoch;
+	unsigned int cpu;
 
 	/*
 	 * E: order the preceding quiet check of idx ^ 1 before the flip, so
 	 * callers that see the new index are not missed by it. Pairs with B.
 	 */
 	smp_mb();
-	/* Only the mover writes the slot, under rr_lock. */
-	WRITE_ONCE(f->fx->slot->epoch, epoch);
-	WRITE_ONCE(f->fx->slot->enter, rr_enter_counter(f, epoch));
+	/* Only the mover writes the epoch, under rr_lock. */
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
+		if (cpu_possible(cpu))
+			WRITE_ONCE(per_cpu_ptr(f->fx->ctr, cpu)->epoch, epoch);
 	/*
-	 * D: order the flip before the coming quiet checks of the old index:
-	 * a caller that still read the old index and is counted after this
-	 * point entered the new body. Pairs with B.
+	 * D: order the flip (every CPU's copy) before the coming quiet checks
+	 * of the old index: a caller that still read the old index and is
+	 * counted after this point entered the new body. Pairs with B.
 	 */
 	smp_mb();
 }

@@ -6,7 +6,8 @@
  * and struct rr_func on it (move state, copies) and the mover's schedule.
  * The only lock-free paths are add_pause_list() / remove_pause_list()
  * (hooks.S), which run in any context on every call of a moved function
- * and read the slot and increment a per-CPU counter, nothing else,
+ * and read the slot and a CPU's epoch copy, write the ticket in the
+ * trampoline's frame and increment a per-CPU counter, nothing else,
  * and the guard's watchpoint handler (guard.c), which runs in
  * debug-exception context and touches nothing but its CPU's incident ring,
  * atomics and its CPU's watchpoint registers.
@@ -25,10 +26,15 @@
 #include <linux/types.h>
 #include "rerand_abi.h"
 
-/* Per function, per CPU: the classic-SRCU counter pairs (docs/DESIGN.md). */
+/*
+ * Per function, per CPU: the classic-SRCU counter pairs (docs/DESIGN.md),
+ * and this CPU's copy of the function's epoch, which picks the pair the
+ * entry hook counts in. Offsets are hooks.S's.
+ */
 struct rerand_counters {
 	unsigned long lock[2];
 	unsigned long unlock[2];
+	unsigned long epoch;	/* only its low bit is used */
 };
 
 enum rr_state {
@@ -102,11 +108,13 @@ struct rr_func {
 	u32 next_bl;
 	bool next_landed;	/* next_bl read back under stop_machine() */
 	enum rr_state state;
+	unsigned long epoch;	/* flips so far; each CPU's counters copy it */
 	unsigned int old_idx;	/* epoch index current when the move was made */
 	unsigned int waited;	/* periods spent in RR_WAIT_* */
 	bool pinned;
 	bool held;		/* another writer owns the `bl` word (writers.c) */
 	bool suspect;		/* its body addresses were forged: left alone */
+	bool slot_forged;	/* its slot no longer names its counters */
 	bool poison_due;	/* the original drained: poison it (poison.c) */
 	bool poisoned;		/* the original is traps but for its ftrace slots */
 	unsigned long moves;
@@ -146,8 +154,8 @@ struct rr_module {
 	unsigned int gone_s;
 };
 
-/* Trampoline size: the `bl` at call_offset and 24 bytes from it on. */
-#define RR_TRAMP_TAIL	24
+/* Trampoline size: the `bl` at call_offset and 28 bytes from it on. */
+#define RR_TRAMP_TAIL	28
 
 /* main.c */
 extern struct mutex rr_lock;
@@ -197,7 +205,7 @@ void add_pause_list(void);
 void remove_pause_list(void);
 
 /* pause.c: the grace-period checks on those hooks. */
-u64 rr_enter_counter(struct rr_func *f, unsigned long epoch);
+u64 rr_counters_base(const struct rr_func *f);
 bool rr_idx_quiet(struct rr_func *f, unsigned int idx);
 bool rr_all_quiet(struct rr_func *f);
 void rr_flip_epoch(struct rr_func *f);

@@ -9,6 +9,8 @@
  *     MODULE_STATE_COMING, read-only from then on, linear alias included
  *     (set_memory_ro() applies to it with rodata=full), never written again.
  *     A write into a snapshot faults instead of becoming code;
+ *   - the slots the hooks read are in the module's .data..ro_after_init,
+ *     read-only once its init has run (ABI 3);
  *   - rr_check_state(): every period, before the mover or the guard acts,
  *     the writable state that decides where they write is checked against
  *     what is read-only (the vault, the module's table) and restored, or
@@ -156,12 +158,12 @@ void rr_state_show(struct seq_file *sf)
 		for (i = 0; i < m->nfuncs; i++) {
 			const struct rr_func *f = &m->funcs[i];
 
-			seq_printf(sf, "%ps snapshot=0x%016lx fixed=0x%016lx record_at=0x%016lx cur_bl_at=0x%016lx enter_at=0x%016lx state_tamper=%lu\n",
+			seq_printf(sf, "%ps snapshot=0x%016lx fixed=0x%016lx record_at=0x%016lx cur_bl_at=0x%016lx slot_at=0x%016lx state_tamper=%lu\n",
 				   (void *)(unsigned long)f->fx->rec->trampoline,
 				   (unsigned long)f->fx->pristine,
 				   (unsigned long)f->fx, (unsigned long)&f->fx,
 				   (unsigned long)&f->cur_bl,
-				   (unsigned long)&f->fx->slot->enter,
+				   (unsigned long)&f->fx->slot->counters,
 				   f->state_tamper);
 		}
 	}
@@ -276,7 +278,7 @@ static void rr_check_func_state(struct rr_module *m, struct rr_func *f,
 				const struct rr_fixed *fx)
 {
 	struct rerand_slot *slot = fx->slot;
-	unsigned long epoch, enter;
+	unsigned long counters;
 	u32 bl;
 
 	if (f->fx != fx) {
@@ -300,19 +302,29 @@ static void rr_check_func_state(struct rr_module *m, struct rr_func *f,
 		}
 	}
 	/*
-	 * The hooks count on what slot->enter points to. Any value but the
-	 * two counters of this function counted calls elsewhere (or none):
-	 * those callers are invisible to the grace periods, so the bodies
-	 * they may be running are never freed.
+	 * The hooks count in the counters slot->counters points to. The slot
+	 * is read-only once the module's init has run; before, or through a
+	 * mapping that is not, a forged value counts calls elsewhere (or
+	 * not at all): those callers are invisible to the grace periods, so
+	 * the bodies they may be running are never freed.
 	 */
-	epoch = READ_ONCE(slot->epoch);
-	enter = READ_ONCE(slot->enter);
-	if (enter != rr_enter_counter(f, epoch)) {
-		WRITE_ONCE(slot->enter, rr_enter_counter(f, epoch));
+	counters = READ_ONCE(slot->counters);
+	if (counters != rr_counters_base(f) && !f->slot_forged) {
+		f->slot_forged = true;
 		f->cur.leak = true;
 		f->old.leak = true;
-		rr_state_bad(m, f, "slot's counter address changed", enter,
-			     "restored; its current and old bodies are never freed");
+		if (m->mod->state == MODULE_STATE_COMING) {
+			WRITE_ONCE(slot->counters, rr_counters_base(f));
+			f->slot_forged = false;
+			rr_state_bad(m, f, "slot's counter address changed",
+				     counters,
+				     "restored; its current and old bodies are never freed");
+		} else {
+			f->suspect = true;
+			rr_state_bad(m, f, "read-only slot's counter address changed",
+				     counters,
+				     "no longer moved; its current and old bodies are never freed");
+		}
 	}
 }
 

@@ -960,15 +960,16 @@ fn emit(
         8,
         SectionData::Data(trampoline::bytes().repeat(n).into()),
     );
+    // PROGBITS zeros, like the object's own .data..ro_after_init (if
+    // any), which the final link merges it with.
     let slots = add_section(
         b,
         abi::SLOTS_SECTION,
-        elf::SHT_NOBITS,
+        elf::SHT_PROGBITS,
         (elf::SHF_ALLOC | elf::SHF_WRITE).0,
         8,
-        SectionData::UninitializedData((n * abi::SLOT_SIZE) as u64),
+        SectionData::Data(vec![0u8; n * abi::SLOT_SIZE].into()),
     );
-    b.sections.get_mut(slots).sh_size = (n * abi::SLOT_SIZE) as u64;
     let slots_sym = section_symbol(b, slots);
     let enter = hook_symbol(b, abi::ENTER_HOOK);
     let exit = hook_symbol(b, abi::EXIT_HOOK);
@@ -1012,6 +1013,18 @@ fn emit(
             real,
             R_CALL26,
             0,
+        ));
+        tramp_rels.push(rel(
+            base + trampoline::EXIT_SLOT_ADRP,
+            slots_sym,
+            R_ADR_PREL_PG_HI21,
+            slot,
+        ));
+        tramp_rels.push(rel(
+            base + trampoline::EXIT_SLOT_ADD,
+            slots_sym,
+            R_ADD_ABS_LO12_NC,
+            slot,
         ));
         tramp_rels.push(rel(base + trampoline::EXIT_CALL, exit, R_CALL26, 0));
     }

@@ -8,25 +8,30 @@
 //! trampoline never moves, tracing it keeps working across moves.
 //!
 //! The hooks use the register convention of `macros-c/rerand_abi.h`
-//! (slot in x9, ticket back in x9, only x9-x17 clobbered), so the
-//! trampoline saves no argument register: x0-x8 go to the body untouched
-//! and x0-x7 come back from it untouched. The ticket lives in the frame
-//! across the body's call, which may sleep and migrate.
+//! (the slot in x9 for both, only x9-x17 clobbered), so the trampoline
+//! saves no argument register: x0-x8 go to the body untouched and x0-x7
+//! come back from it untouched. The entry hook leaves its ticket in the
+//! frame (`[sp, #16]`) across the body's call, which may sleep and
+//! migrate; the exit hook gets the slot again from the trampoline's own
+//! `adrp`/`add`, never from writable memory, so a forged ticket can only
+//! pick the slot's other counter.
 //!
 //! Relocations, relative to the start of the trampoline: [`SLOT_ADRP`] /
-//! [`SLOT_ADD`] address the function's slot, [`ENTER_CALL`] and
-//! [`EXIT_CALL`] call the hooks and [`CALL_OFFSET`] is the `bl foo_real`
-//! word the runtime retargets.
+//! [`SLOT_ADD`] and [`EXIT_SLOT_ADRP`] / [`EXIT_SLOT_ADD`] address the
+//! function's slot, [`ENTER_CALL`] and [`EXIT_CALL`] call the hooks and
+//! [`CALL_OFFSET`] is the `bl foo_real` word the runtime retargets.
 
 /// Bytes per trampoline.
 pub const SIZE: usize = 64;
 /// The two ftrace NOPs (`mov x9, x30; bl ftrace_caller` once traced).
 pub const FTRACE_ENTRY: u64 = 4;
 /// Offset of `bl foo_real` (FuncRecord.call_offset).
-pub const CALL_OFFSET: u32 = 40;
+pub const CALL_OFFSET: u32 = 36;
 pub const SLOT_ADRP: u64 = 24;
 pub const SLOT_ADD: u64 = 28;
 pub const ENTER_CALL: u64 = 32;
+pub const EXIT_SLOT_ADRP: u64 = 40;
+pub const EXIT_SLOT_ADD: u64 = 44;
 pub const EXIT_CALL: u64 = 48;
 
 pub const BTI_C: u32 = 0xd503245f;
@@ -47,12 +52,6 @@ const fn stp_pre(rt: u32, rt2: u32, imm: i32) -> u32 {
 const fn ldp_post(rt: u32, rt2: u32, imm: i32) -> u32 {
     0xa8c0_0000 | ((((imm / 8) as u32) & 0x7f) << 15) | (rt2 << 10) | (31 << 5) | rt
 }
-const fn str_x(rt: u32, imm: u32) -> u32 {
-    0xf900_0000 | ((imm / 8) << 10) | (31 << 5) | rt
-}
-const fn ldr_x(rt: u32, imm: u32) -> u32 {
-    0xf940_0000 | ((imm / 8) << 10) | (31 << 5) | rt
-}
 /// `mov x29, sp` (`add x29, sp, #0`).
 pub const MOV_X29_SP: u32 = 0x9100_03fd;
 
@@ -66,11 +65,11 @@ pub const WORDS: [u32; SIZE / 4] = [
     MOV_X29_SP,
     ADRP_X9, // 24: slot
     ADD_X9_X9,
-    BL, // 32: add_pause_list (x9: slot -> ticket)
-    str_x(9, 16),
-    BL, // 40: foo_real
-    ldr_x(9, 16),
-    BL, // 48: remove_pause_list (x9: ticket)
+    BL,      // 32: add_pause_list (x9: slot; ticket to [sp, #16])
+    BL,      // 36: foo_real
+    ADRP_X9, // 40: slot again
+    ADD_X9_X9,
+    BL, // 48: remove_pause_list (x9: slot; ticket from [sp, #16])
     ldp_post(29, 30, 32),
     AUTIASP,
     RET,
@@ -94,13 +93,13 @@ mod tests {
         assert_eq!(WORDS[4], 0xa9be7bfd); // stp x29, x30, [sp, #-32]!
         assert_eq!(WORDS[6], 0x90000009); // adrp x9, 0
         assert_eq!(WORDS[7], 0x91000129); // add x9, x9, #0
-        assert_eq!(WORDS[9], 0xf9000be9); // str x9, [sp, #16]
-        assert_eq!(WORDS[11], 0xf9400be9); // ldr x9, [sp, #16]
         assert_eq!(WORDS[13], 0xa8c27bfd); // ldp x29, x30, [sp], #32
         assert_eq!(WORDS[(CALL_OFFSET / 4) as usize], BL);
         assert_eq!(WORDS[(ENTER_CALL / 4) as usize], BL);
         assert_eq!(WORDS[(EXIT_CALL / 4) as usize], BL);
         assert_eq!(WORDS[(SLOT_ADRP / 4) as usize], ADRP_X9);
         assert_eq!(WORDS[(SLOT_ADD / 4) as usize], ADD_X9_X9);
+        assert_eq!(WORDS[(EXIT_SLOT_ADRP / 4) as usize], ADRP_X9);
+        assert_eq!(WORDS[(EXIT_SLOT_ADD / 4) as usize], ADD_X9_X9);
     }
 }

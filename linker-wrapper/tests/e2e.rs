@@ -201,11 +201,16 @@ fn rewrite_and_run_under_qemu() {
     assert_eq!(at(24).3, abi::SLOTS_SECTION);
     assert_eq!(at(28).1, 277);
     assert_eq!((at(32).1, at(32).2.as_str()), (283, abi::ENTER_HOOK));
-    assert_eq!(at(40).1, 283);
-    assert!(at(40).2.ends_with("_real"));
+    assert_eq!(at(36).1, 283);
+    assert!(at(36).2.ends_with("_real"));
+    // The exit hook gets the slot again from text, not from the frame.
+    assert_eq!(at(40).1, 275);
+    assert_eq!(at(40).3, abi::SLOTS_SECTION);
+    assert_eq!(at(44).1, 277);
     assert_eq!((at(48).1, at(48).2.as_str()), (283, abi::EXIT_HOOK));
-    assert_eq!(trel.len(), 5 * nwrapped);
+    assert_eq!(trel.len(), 7 * nwrapped);
     assert_eq!(at(64 + 24).4, 16); // second function's slot
+    assert_eq!(at(64 + 40).4, 16);
 
     // Each trampoline's ftrace NOPs (+4) are listed for ftrace, like GCC's.
     let pfe: Vec<_> = f

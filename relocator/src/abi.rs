@@ -16,14 +16,18 @@
 //! after relocation, so stray bytes that happen to match the magic are not
 //! taken for a table).
 //!
-//! Per-function run-time state lives in [`SLOTS_SECTION`] (allocated,
-//! writable, zero at load), one [`Slot`] per function; trampolines pass the
-//! address of their slot to `add_pause_list` / `remove_pause_list`.
+//! Per-function run-time state lives in [`SLOTS_SECTION`] (zero at load,
+//! filled by the runtime at `MODULE_STATE_COMING`, read-only once the
+//! module's init has run), one [`Slot`] per function; trampolines pass the
+//! address of their slot to `add_pause_list` and to `remove_pause_list`.
 
 /// Allocated, read-only after load: headers, function and relocation records.
 pub const TABLE_SECTION: &str = ".rerand.table";
-/// Allocated, writable, zero-initialised: one [`Slot`] per function.
-pub const SLOTS_SECTION: &str = ".rerand.slots";
+/// One [`Slot`] per function, zero in the object. The name is the one the
+/// module loader makes read-only after the module's init
+/// (`kernel/module/main.c`: `SHF_RO_AFTER_INIT` for `.data..ro_after_init`):
+/// the runtime writes the slots at `MODULE_STATE_COMING`, before that.
+pub const SLOTS_SECTION: &str = ".data..ro_after_init";
 /// Executable: the trampolines, which never move.
 pub const TRAMPOLINE_SECTION: &str = ".text.rerand.tramp";
 /// Not allocated (kept in the .ko, not loaded): names and reasons of
@@ -32,9 +36,12 @@ pub const EXCLUDED_SECTION: &str = ".note.rerand.excluded";
 
 /// "RRNDTAB1" read as a little-endian u64.
 pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"RRNDTAB1");
-/// 2: the hooks take the slot in x9 and return a ticket in x9 (see
-/// [`ENTER_HOOK`]); version 1 trampolines called them as C functions.
-pub const ABI_VERSION: u32 = 2;
+/// 3: the slot is read-only after init and both hooks take it (see
+/// [`ENTER_HOOK`]); the ticket lives in the trampoline's frame. 2: the
+/// hooks took the slot in x9 and returned a ticket in x9 (a writable
+/// `enter` pointer in the slot); version 1 trampolines called them as C
+/// functions.
+pub const ABI_VERSION: u32 = 3;
 
 /// Pseudo relocation type: write a NOP at `offset` (an ftrace entry slot,
 /// which in the pristine snapshot may hold `mov x9, x30`).
@@ -52,11 +59,12 @@ pub const BODY_SUFFIX: &str = "_real";
 ///
 /// Not C functions: a register convention, so that a trampoline need not
 /// save the arguments it passes through.
-/// - `add_pause_list`: x9 = the function's [`Slot`] in, x9 = a ticket out;
-/// - `remove_pause_list`: x9 = that ticket in;
-/// - both may clobber x9-x17 (but for add_pause_list's result) and the
-///   condition flags, and preserve x0-x8, x18-x29, sp and the FP/SIMD
-///   registers. x16/x17 may be clobbered on
+/// - `add_pause_list`: x9 = the function's [`Slot`] in; it stores a ticket
+///   at `[sp, #16]`, in the trampoline's frame;
+/// - `remove_pause_list`: x9 = the same [`Slot`] in; it reads the ticket
+///   from `[sp, #16]`;
+/// - both may clobber x9-x17 and the condition flags, and preserve x0-x8,
+///   x18-x29, sp and the FP/SIMD registers. x16/x17 may be clobbered on
 ///   the way as well (a module PLT between module and runtime uses them).
 pub const ENTER_HOOK: &str = "add_pause_list";
 pub const EXIT_HOOK: &str = "remove_pause_list";
@@ -115,16 +123,15 @@ pub struct RelocRecord {
     pub r#type: u32,
 }
 
-/// Owned by the runtime; zero at load.
+/// Owned by the runtime; zero at load, read-only after the module's init.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Slot {
-    /// Grace-period epoch, the runtime's count of flips.
-    pub epoch: u64,
-    /// Per-CPU address of the entry counter callers use in this epoch
-    /// (the runtime's, set before any module code runs; 0 means "not
-    /// managed": the hooks count nothing).
-    pub enter: u64,
+    /// Per-CPU address of the function's counters (the runtime's, set
+    /// before any module code runs; 0 means "not managed": the hooks count
+    /// nothing). The hooks reach nothing but those counters.
+    pub counters: u64,
+    pub reserved: u64,
 }
 
 pub const HEADER_SIZE: usize = std::mem::size_of::<TableHeader>();
@@ -297,10 +304,12 @@ pub fn c_header() -> String {
 /*
  * The hooks the trampolines call, exported by rerand.ko. A register
  * convention, not C functions:
- *   add_pause_list:    x9 = struct rerand_slot * in, x9 = ticket out;
- *   remove_pause_list: x9 = that ticket in;
- * both may clobber x9-x17 (but for add_pause_list's result) and the
- * flags, and preserve x0-x8, x18-x29, sp and the FP/SIMD registers.
+ *   add_pause_list:    x9 = struct rerand_slot * in; stores a ticket
+ *                      at [sp, #16] (the trampoline's frame);
+ *   remove_pause_list: x9 = the same struct rerand_slot * in; reads the
+ *                      ticket from [sp, #16];
+ * both may clobber x9-x17 and the flags, and preserve x0-x8, x18-x29, sp
+ * and the FP/SIMD registers.
  */
 #define RERAND_ENTER_HOOK "{enter_hook}"
 #define RERAND_EXIT_HOOK "{exit_hook}"
@@ -342,12 +351,13 @@ struct rerand_reloc {{
 }};
 
 /*
- * Owned by the runtime; only its hooks read it. enter: per-CPU address of
- * the entry counter of the current epoch, 0 while unmanaged.
+ * Owned by the runtime; only its hooks read it; read-only after the
+ * module's init. counters: per-CPU address of the function's counters,
+ * 0 while unmanaged.
  */
 struct rerand_slot {{
-	__u64 epoch;
-	__u64 enter;
+	__u64 counters;
+	__u64 reserved;
 }};
 
 #define RERAND_HEADER_SIZE {hs}

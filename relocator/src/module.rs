@@ -739,10 +739,12 @@ impl Module {
 
     pub fn overhead(&self) -> (u64, u64, u64) {
         let size = |n: &str| self.section_by_name(n).map_or(0, |s| s.size);
+        // The slots share .data..ro_after_init with the module's own data.
+        let slots = self.functions.len() as u64 * abi::SLOT_SIZE as u64;
         (
             size(abi::TRAMPOLINE_SECTION),
             size(abi::TABLE_SECTION),
-            size(abi::SLOTS_SECTION),
+            slots,
         )
     }
 }

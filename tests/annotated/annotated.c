@@ -30,7 +30,7 @@ SPECIAL_FUNCTION(u64, ann_mix, u64 x, u64 y)
 
 SPECIAL_FUNCTION(struct rerand_slot, ann_pair, u64 x)
 {
-	struct rerand_slot p = { .epoch = x + 1, .enter = x * 3 };
+	struct rerand_slot p = { .counters = x + 1, .reserved = x * 3 };
 
 	return p;
 }
@@ -56,7 +56,7 @@ static int caller_main(void *unused)
 		r = r * 6364136223846793005ULL + 1;
 		check(ann_mix(r, r >> 7) == ((r * 31) ^ ((r >> 7) + 7)));
 		p = ann_pair(r);
-		check(p.epoch == r + 1 && p.enter == r * 3);
+		check(p.counters == r + 1 && p.reserved == r * 3);
 		check(plain_sum(r, 5) == r + 5);
 		cond_resched();
 	}

@@ -35,12 +35,12 @@
 	mov	x29, sp
 	adrp	x9, \slot
 	add	x9, x9, :lo12:\slot
-	bl	add_pause_list
-	str	x9, [sp, #16]
+	bl	add_pause_list		/* ticket to [sp, #16] */
 .Lcall_\name:
 	bl	\name\()_real
-	ldr	x9, [sp, #16]
-	bl	remove_pause_list
+	adrp	x9, \slot
+	add	x9, x9, :lo12:\slot
+	bl	remove_pause_list	/* ticket from [sp, #16] */
 	ldp	x29, x30, [sp], #32
 	hint	#29			/* autiasp */
 	ret
@@ -137,7 +137,7 @@ st_nap_real_end:
 st_table:
 	.quad	0x31424154444e5252	/* RERAND_TABLE_MAGIC */
 	.quad	st_table		/* self_addr */
-	.long	2, 72, 40, 16		/* version, header/func/reloc sizes */
+	.long	3, 72, 40, 16		/* version, header/func/reloc sizes */
 	.long	5, 6, 0, 0		/* nfuncs, nrelocs, nexcluded, flags */
 	.quad	st_funcs, st_relocs, st_slots
 st_funcs:
@@ -154,7 +154,8 @@ st_relocs:
 	RELOC	st_global2, .Lread_ldr - st_read_real, R_LDST64_ABS_LO12_NC
 	RELOC	msleep, .Lnap_bl - st_nap_real, R_CALL26
 
-	.section .rerand.slots, "aw"
+	/* Read-only after init, as rerand-ld places them (rerand_abi.h). */
+	.section .data..ro_after_init, "aw"
 	.balign 8
 st_slots:
 	.zero	5 * 16

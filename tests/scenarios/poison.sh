@@ -63,7 +63,7 @@ fixed=$(st fixed_exec_bytes)
 
 # Arena pages: only current copies and traps.
 T=/sys/kernel/tracing
-echo 'p:hold test_driver:check_entry+40' >> $T/kprobe_events || fail "kprobe on the bl word"
+echo 'p:hold test_driver:check_entry+36' >> $T/kprobe_events || fail "kprobe on the bl word"
 echo 1 > $T/events/kprobes/hold/enable
 sleep 0.5
 grep '^check_entry ' $D/test_driver | grep -q 'state=held' || fail "check_entry not held"

@@ -16,8 +16,8 @@ const CASES: &[(&str, &str, Edit)] = &[
     (
         "bad_call_offset.ko",
         "call_offset points past the bl",
-        // The trampoline's `bl foo_real` is at +40; +44 is the `ldr` after it.
-        |_| (abi::HEADER_SIZE + 24, 44),
+        // The trampoline's `bl foo_real` is at +36; +40 is the `adrp` after it.
+        |_| (abi::HEADER_SIZE + 24, 40),
     ),
     (
         "bad_reloc_type.ko",
