@@ -24,14 +24,17 @@
  * one bit of each is used. A forged value picks the slot's other counter,
  * never another address.
  *
- * Why LDXR/STXR and not this_cpu_inc(): the increment may land on another
- * CPU's counter if the caller migrates between reading TPIDR and the
- * store (no preempt_disable() here: it would cost as much as the rest).
- * An atomic increment keeps that correct, because only the sums over all
- * CPUs matter; it is an exclusive pair on a line the CPU owns in the
- * common case, never a line shared by all CPUs. An interrupt between
- * LDXR and STXR that bumps the same counter clears the exclusive monitor
- * on return, so the interrupted STXR fails and retries.
+ * Why an atomic increment and not this_cpu_inc(): the increment may land
+ * on another CPU's counter if the caller migrates between reading TPIDR
+ * and the store (no preempt_disable() here: it would cost as much as the
+ * rest). An atomic increment keeps that correct, because only the sums
+ * over all CPUs matter, and it touches a line the CPU owns in the common
+ * case, never a line shared by all CPUs. Where the CPU has LSE atomics it
+ * is one STADD (chosen when rerand.ko loads, through the kernel's
+ * alternatives, as the kernel's own atomics are: QEMU's max has them);
+ * elsewhere (cortex-a57) an LDXR/STXR loop: an interrupt between LDXR and
+ * STXR that bumps the same counter clears the exclusive monitor on
+ * return, so the interrupted STXR fails and retries.
  *
  * get_this_cpu_offset reads TPIDR_EL1, or TPIDR_EL2 when the kernel runs
  * at EL2 with VHE (an alternative applied when rerand.ko loads); the "vhe"
@@ -51,13 +54,23 @@
 #define CTR_EPOCH	32
 #define FRAME_TICKET	16	/* [sp, #16]: the trampoline's frame */
 
+	.arch_extension lse
+
 /* Atomically increments the counter at \addr; x11-x12 are scratch. */
 .macro	inc_counter addr
+alternative_if_not ARM64_HAS_LSE_ATOMICS
 .Lretry\@:
 	ldxr	x11, [\addr]
 	add	x11, x11, #1
 	stxr	w12, x11, [\addr]
 	cbnz	w12, .Lretry\@
+alternative_else
+	mov	x11, #1
+	stadd	x11, [\addr]
+	b	.Ldone\@		/* over the loop's last word, never run */
+	nop
+alternative_endif
+.Ldone\@:
 .endm
 
 SYM_FUNC_START(add_pause_list)

@@ -642,6 +642,7 @@ static int __init rerand_init(void)
 		return ret;
 	}
 	rr_poison_init();
+	rr_hooks_init();
 	rr_mover_start();
 	rr_guard_init();
 	rr_seal_config();

@@ -36,6 +36,46 @@ NOKPROBE_SYMBOL(add_pause_list);
 EXPORT_SYMBOL_GPL(remove_pause_list);
 NOKPROBE_SYMBOL(remove_pause_list);
 
+/*
+ * What the hooks run, read from their text as the kernel's alternatives
+ * patched it when rerand.ko loaded (debugfs "mover": hooks=): counted, not
+ * assumed from a CPU feature.
+ */
+struct rr_hooks_census rr_hooks_census;
+
+static void rr_census_of(const void *fn)
+{
+	const __le32 *p = fn;
+	unsigned int i;
+	u32 w;
+
+	for (i = 0; i < 64; i++) {
+		w = le32_to_cpu(READ_ONCE(p[i]));
+		rr_hooks_census.insns++;
+		if ((w & 0xfffff0ffU) == 0xd50330bfU)		/* dmb */
+			rr_hooks_census.dmb++;
+		if ((w & 0xfffff0ffU) == 0xd503309fU)		/* dsb */
+			rr_hooks_census.dsb++;
+		if ((w & 0xfffffc00U) == 0xc85f7c00U)		/* ldxr x */
+			rr_hooks_census.ldxr++;
+		if ((w & 0xffe0fc1fU) == 0xf820001fU)		/* stadd x */
+			rr_hooks_census.stadd++;
+		if (w == 0xd65f03c0U)				/* ret */
+			break;
+	}
+}
+
+void rr_hooks_init(void)
+{
+	rr_census_of(add_pause_list);
+	rr_census_of(remove_pause_list);
+	pr_info("hooks: counters by %s, %u instructions, %u barriers (as patched at load)\n",
+		rr_hooks_census.stadd && !rr_hooks_census.ldxr ?
+		"STADD (LSE atomics)" : "LDXR/STXR loops",
+		rr_hooks_census.insns,
+		rr_hooks_census.dmb + rr_hooks_census.dsb);
+}
+
 /* The sum over all CPUs of lock[idx] (or of unlock[idx]). */
 static unsigned long rr_sum(struct rr_func *f, bool unlocks, unsigned int idx)
 {

@@ -205,6 +205,12 @@ void add_pause_list(void);
 void remove_pause_list(void);
 
 /* pause.c: the grace-period checks on those hooks. */
+struct rr_hooks_census {
+	unsigned int insns, dmb, dsb, ldxr, stadd;
+};
+
+extern struct rr_hooks_census rr_hooks_census;
+void rr_hooks_init(void);
 u64 rr_counters_base(const struct rr_func *f);
 bool rr_idx_quiet(struct rr_func *f, unsigned int idx);
 bool rr_all_quiet(struct rr_func *f);

@@ -8,6 +8,9 @@
 #  - the never-returning loop function is reported pinned, not leaking;
 #  - the trampoline guard is on throughout (watched >= 1) and the mover's
 #    own retargeting never counts as tampering (tamper=0);
+#  - the hooks, as the kernel's alternatives patched them, count with one
+#    STADD per update and no exclusive loop where the CPU has LSE atomics
+#    (/proc/cpuinfo "atomics"), with LDXR/STXR loops where it has not;
 #  - after the callers stop (rmmod), nothing is pending and nothing oopsed.
 D=/sys/kernel/debug/rerand
 P=/sys/module/rerand_torture/parameters
@@ -29,6 +32,16 @@ m1=$(stat moves)
 calls=$(cat $P/calls); errors=$(cat $P/errors)
 irq=$(cat $P/irq_calls); soft=$(cat $P/softirq_calls); ua=$(cat $P/uaccess_calls)
 pinned=$(stat pinned)
+mvr() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" $D/mover; }
+if grep -q '^Features.* atomics' /proc/cpuinfo; then
+	[ "$(mvr hooks_stadd)" = 2 ] && [ "$(mvr hooks_ldxr)" = 0 ] ||
+		fail "LSE CPU, but the hooks run stadd=$(mvr hooks_stadd) ldxr=$(mvr hooks_ldxr)"
+	atomics="2 STADD, no exclusive loop (LSE)"
+else
+	[ "$(mvr hooks_stadd)" = 0 ] && [ "$(mvr hooks_ldxr)" = 2 ] ||
+		fail "no LSE, but the hooks run stadd=$(mvr hooks_stadd) ldxr=$(mvr hooks_ldxr)"
+	atomics="2 LDXR/STXR loops (no LSE)"
+fi
 watched=$(stat watched); tamper=$(stat tamper)
 cat $D/stats
 [ "$errors" = 0 ] || fail "$errors wrong results out of $calls"
@@ -43,4 +56,4 @@ cat $D/stats
 rmmod rerand_torture || fail "rmmod rerand_torture"
 pending=$(sed -n 's/.*module=rerand_torture .*pending=\([0-9]*\).*/\1/p' $D/stats)
 [ -z "$pending" ] || [ "$pending" = 0 ] || fail "$pending copies still pending after unload"
-echo "SUMMARY: ${SECONDS_TO_RUN}s calls=$calls errors=0 irq_rounds=$irq softirq_rounds=$soft moves=$((m1 - m0)) pinned=$pinned watched=$watched tamper=0"
+echo "SUMMARY: ${SECONDS_TO_RUN}s calls=$calls errors=0 irq_rounds=$irq softirq_rounds=$soft moves=$((m1 - m0)) pinned=$pinned watched=$watched tamper=0; hooks: $atomics, $(mvr hooks_insns) instructions, $(mvr hooks_dmb) dmb"
