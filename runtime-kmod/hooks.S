@@ -82,16 +82,12 @@ SYM_FUNC_START(add_pause_list)
 	ubfiz	x13, x13, #3, #1		/* ticket: idx * 8 */
 	str	x13, [sp, #FRAME_TICKET]
 	add	x10, x10, x13			/* &lock[idx] */
-	inc_counter x10
 	/*
-	 * B: order the lock increment before the body's memory accesses and
-	 * the matching unlock. Pairs with A in rr_idx_quiet(): a checker
-	 * that sees this caller's unlock also sees its lock. (That a caller
-	 * headed for an old body has counted itself by the time the mover's
-	 * retargeting and CPU synchronisation complete follows from program
-	 * order and that synchronisation, not from B: see rr_publish_all().)
+	 * No barrier after it: the mover pays for the ordering, with an IPI
+	 * to every CPU between summing unlocks and summing locks
+	 * (rr_grace_round(), docs/DESIGN.md "Ordering without barriers").
 	 */
-	dmb	ish
+	inc_counter x10
 2:	ret
 SYM_FUNC_END(add_pause_list)
 
@@ -102,12 +98,7 @@ SYM_FUNC_START(remove_pause_list)
 	and	x13, x13, #8			/* whatever the frame holds */
 	add	x9, x9, x13
 	add	x9, x9, #CTR_UNLOCK		/* __percpu &unlock[idx] */
-	/*
-	 * C: order every access of the body before the unlock increment.
-	 * Pairs with A in rr_idx_quiet(): once the checker counts this
-	 * unlock, the caller is out of the old body.
-	 */
-	dmb	ish
+	/* No barrier before it either: as in add_pause_list. */
 	get_this_cpu_offset x10
 	add	x10, x9, x10
 	inc_counter x10

@@ -484,12 +484,18 @@ static int rr_coming(struct module *mod)
 	return 0;
 }
 
+/* Nobody inside any body of @m: one fence for all its functions. */
 static bool rr_module_quiet(struct rr_module *m)
 {
 	unsigned int i;
 
 	for (i = 0; i < m->nfuncs; i++)
-		if (!rr_all_quiet(&m->funcs[i]))
+		m->funcs[i].grace_unlocks = rr_unlocks(&m->funcs[i], 0) +
+					    rr_unlocks(&m->funcs[i], 1);
+	rr_fence();
+	for (i = 0; i < m->nfuncs; i++)
+		if (rr_locks(&m->funcs[i], 0) + rr_locks(&m->funcs[i], 1) !=
+		    m->funcs[i].grace_unlocks)
 			return false;
 	return true;
 }

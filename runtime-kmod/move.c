@@ -644,53 +644,110 @@ static void rr_publish_all(void)
 	kick_all_cpus_sync();
 }
 
-/* One polling step of @f's grace period. */
-static void rr_advance(struct rr_module *m, struct rr_func *f)
+/*
+ * The grace periods, polled once per period in two fenced rounds
+ * (pause.c, rr_fence()): round 0 checks the inactive index of every
+ * function that moved (then flips its epoch), round 1 the old index
+ * (then frees the old body). One IPI round each, for all functions.
+ */
+enum { RR_ROUND_INACTIVE, RR_ROUND_OLD };
+
+/* The index @f waits on in @round, or -1. */
+static int rr_round_idx(const struct rr_module *m, const struct rr_func *f,
+			int round)
+{
+	if (m->frozen)
+		return -1;
+	if (round == RR_ROUND_INACTIVE && f->state == RR_WAIT_INACTIVE)
+		return f->old_idx ^ 1;
+	if (round == RR_ROUND_OLD && f->state == RR_WAIT_OLD)
+		return f->old_idx;
+	return -1;
+}
+
+/* @f's index of @round is quiet: the next step of its grace period. */
+static void rr_quiet(struct rr_module *m, struct rr_func *f, int round)
 {
 	struct rr_arena *arena;
 	u64 t0;
 
-	switch (f->state) {
-	case RR_IDLE:
-		return;
-	case RR_WAIT_INACTIVE:
-		/* Stragglers of the previous epoch. */
-		if (!rr_idx_quiet(f, f->old_idx ^ 1))
-			break;
+	if (round == RR_ROUND_INACTIVE) {
 		/* New callers count on the other index from now on. */
 		rr_flip_epoch(f);
 		f->state = RR_WAIT_OLD;
-		fallthrough;
-	case RR_WAIT_OLD:
-		if (!rr_idx_quiet(f, f->old_idx))
-			break;
-		/* The original body drained: nothing may run it from now on. */
-		if (f->old.body && !f->old.arena && !f->old.leak &&
-		    !f->poisoned)
-			f->poison_due = true;
-		arena = rr_drop_copy(&f->old);
-		if (arena) {
-			t0 = ktime_get_ns();
-			rr_free_arena(arena);
-			rr_profile.ns_free += ktime_get_ns() - t0;
-		}
-		if (f->pinned)
-			pr_info_ratelimited("%s: %ps drained after %u periods\n",
-					    m->mod->name,
-					    (void *)(unsigned long)f->fx->rec->trampoline,
-					    f->waited);
-		f->pinned = false;
-		f->waited = 0;
-		f->state = RR_IDLE;
 		return;
 	}
-	if (++f->waited == READ_ONCE(rr_pin_after)) {
-		/* Not moved again until the old body drains: no leak. */
-		f->pinned = true;
-		pr_warn_ratelimited("%s: %ps: old body still in use after %u periods: pinned until it drains\n",
+	/* The original body drained: nothing may run it from now on. */
+	if (f->old.body && !f->old.arena && !f->old.leak && !f->poisoned)
+		f->poison_due = true;
+	arena = rr_drop_copy(&f->old);
+	if (arena) {
+		t0 = ktime_get_ns();
+		rr_free_arena(arena);
+		rr_profile.ns_free += ktime_get_ns() - t0;
+	}
+	if (f->pinned)
+		pr_info_ratelimited("%s: %ps drained after %u periods\n",
 				    m->mod->name,
 				    (void *)(unsigned long)f->fx->rec->trampoline,
 				    f->waited);
+	f->pinned = false;
+	f->waited = 0;
+	f->state = RR_IDLE;
+}
+
+static void rr_grace_round(int round)
+{
+	struct rr_module *m;
+	bool any = false;
+	unsigned int i;
+	int idx;
+
+	list_for_each_entry(m, &rr_modules, node) {
+		for (i = 0; i < m->nfuncs; i++) {
+			struct rr_func *f = &m->funcs[i];
+
+			idx = rr_round_idx(m, f, round);
+			if (idx < 0)
+				continue;
+			f->grace_unlocks = rr_unlocks(f, idx);
+			any = true;
+		}
+	}
+	if (!any)
+		return;
+	rr_fence();
+	list_for_each_entry(m, &rr_modules, node) {
+		for (i = 0; i < m->nfuncs; i++) {
+			struct rr_func *f = &m->funcs[i];
+
+			idx = rr_round_idx(m, f, round);
+			if (idx >= 0 && rr_locks_match(f, idx, f->grace_unlocks))
+				rr_quiet(m, f, round);
+		}
+	}
+}
+
+/* After both rounds: functions still waiting count a period. */
+static void rr_count_waits(void)
+{
+	struct rr_module *m;
+	unsigned int i;
+
+	list_for_each_entry(m, &rr_modules, node) {
+		for (i = 0; i < m->nfuncs && !m->frozen; i++) {
+			struct rr_func *f = &m->funcs[i];
+
+			if (f->state == RR_IDLE ||
+			    ++f->waited != READ_ONCE(rr_pin_after))
+				continue;
+			/* Not moved again until the old body drains: no leak. */
+			f->pinned = true;
+			pr_warn_ratelimited("%s: %ps: old body still in use after %u periods: pinned until it drains\n",
+					    m->mod->name,
+					    (void *)(unsigned long)f->fx->rec->trampoline,
+					    f->waited);
+		}
 	}
 }
 
@@ -774,7 +831,7 @@ static void rr_tick(struct work_struct *work)
 {
 	struct rr_module *m;
 	bool moving;
-	unsigned int i, built = 0;
+	unsigned int built = 0;
 	u64 t0, t1, t2, t3;
 
 	mutex_lock(&rr_lock);
@@ -784,9 +841,9 @@ static void rr_tick(struct work_struct *work)
 	moving = !READ_ONCE(rr_paused);
 	rr_check_writers();
 	/* Grace periods first (they free old copies), then the new copies. */
-	list_for_each_entry(m, &rr_modules, node)
-		for (i = 0; i < m->nfuncs && !m->frozen; i++)
-			rr_advance(m, &m->funcs[i]);
+	rr_grace_round(RR_ROUND_INACTIVE);
+	rr_grace_round(RR_ROUND_OLD);
+	rr_count_waits();
 	rr_poison_dropped();
 	rr_poison_originals();
 	t1 = ktime_get_ns();

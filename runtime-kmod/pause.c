@@ -13,16 +13,18 @@
  * says why it must be atomic), so the hooks work in process, softirq and
  * hardirq context and across sleeps.
  *
- * Memory-barrier pairing (labels as in the SRCU implementation):
- *   B: add_pause_list() (hooks.S), after the lock increment;
- *   C: remove_pause_list() (hooks.S), before the unlock increment;
- *   A: rr_idx_quiet(), between summing unlocks and summing locks;
- *   D, E: rr_flip_epoch(), around the epoch update.
+ * Ordering. The hooks have no barrier: SRCU's B (after the lock
+ * increment) and C (before the unlock increment) are paid by the mover,
+ * asymmetrically, as membarrier() does: between summing the unlocks and
+ * summing the locks of an index it sends an IPI to every other CPU and
+ * waits for each (rr_fence(): kick_all_cpus_sync()). The argument is in
+ * docs/DESIGN.md, "Ordering without barriers".
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kprobes.h>
 #include <linux/percpu.h>
+#include <linux/smp.h>
 #include "rerand.h"
 
 /*
@@ -104,27 +106,48 @@ u64 rr_counters_base(const struct rr_func *f)
 	return (u64)(__force unsigned long)f->fx->ctr;
 }
 
-/* Is no caller that entered with index @idx still inside the body? */
-bool rr_idx_quiet(struct rr_func *f, unsigned int idx)
+/* The unlocks of index @idx of @f: the first half of a quiet check. */
+unsigned long rr_unlocks(struct rr_func *f, unsigned int idx)
 {
-	unsigned long unlocks = rr_sum(f, true, idx & 1);
+	return rr_sum(f, true, idx & 1);
+}
 
-	/*
-	 * A: sum the unlocks before the locks. Pairs with B and C: every
-	 * unlock counted here has its lock counted below, so equal sums
-	 * mean no caller of this index is between the two.
-	 */
-	smp_mb();
-	return rr_sum(f, false, idx & 1) == unlocks;
+/* The locks of index @idx of @f: the second half, after rr_fence(). */
+unsigned long rr_locks(struct rr_func *f, unsigned int idx)
+{
+	return rr_sum(f, false, idx & 1);
+}
+
+/* No caller that entered with index @idx is still inside a body of @f. */
+bool rr_locks_match(struct rr_func *f, unsigned int idx, unsigned long unlocks)
+{
+	return rr_locks(f, idx) == unlocks;
+}
+
+/*
+ * Between the two halves of every quiet check (A in SRCU's terms, and B
+ * and C, which the hooks do not execute): every other CPU takes an IPI
+ * and acknowledges it with a release store, which orders everything it
+ * executed before the interrupt before the acknowledgment; this CPU
+ * waits for every acknowledgment with acquire loads. So an unlock the
+ * first half saw was executed before that CPU's interrupt, and the
+ * caller's lock increment and its whole run through the body before it:
+ * the second half sees that lock, and the body is left. A caller that
+ * migrated did its lock before the context switch (whose barriers order
+ * it). Process context, sleeps; never under stop_machine().
+ */
+void rr_fence(void)
+{
+	kick_all_cpus_sync();
 }
 
 /* Both indices quiet: nobody is inside any body of @f (unload). */
 bool rr_all_quiet(struct rr_func *f)
 {
-	unsigned long unlocks = rr_sum(f, true, 0) + rr_sum(f, true, 1);
+	unsigned long unlocks = rr_unlocks(f, 0) + rr_unlocks(f, 1);
 
-	smp_mb(); /* A, as in rr_idx_quiet() */
-	return rr_sum(f, false, 0) + rr_sum(f, false, 1) == unlocks;
+	rr_fence();
+	return rr_locks(f, 0) + rr_locks(f, 1) == unlocks;
 }
 
 void rr_flip_epoch(struct rr_func *f)
@@ -133,18 +156,12 @@ void rr_flip_epoch(struct rr_func *f)
 	unsigned int cpu;
 
 	/*
-	 * E: order the preceding quiet check of idx ^ 1 before the flip, so
-	 * callers that see the new index are not missed by it. Pairs with B.
+	 * No barrier around it: which index a caller counts in decides only
+	 * how soon the old one drains, never whether a body is freed under
+	 * a caller (docs/DESIGN.md, "Ordering without barriers"). Only the
+	 * mover writes the epoch, under rr_lock.
 	 */
-	smp_mb();
-	/* Only the mover writes the epoch, under rr_lock. */
 	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
 		if (cpu_possible(cpu))
 			WRITE_ONCE(per_cpu_ptr(f->fx->ctr, cpu)->epoch, epoch);
-	/*
-	 * D: order the flip (every CPU's copy) before the coming quiet checks
-	 * of the old index: a caller that still read the old index and is
-	 * counted after this point entered the new body. Pairs with B.
-	 */
-	smp_mb();
 }

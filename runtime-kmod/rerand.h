@@ -111,6 +111,7 @@ struct rr_func {
 	unsigned long epoch;	/* flips so far; each CPU's counters copy it */
 	unsigned int old_idx;	/* epoch index current when the move was made */
 	unsigned int waited;	/* periods spent in RR_WAIT_* */
+	unsigned long grace_unlocks;	/* the first half of this period's check */
 	bool pinned;
 	bool held;		/* another writer owns the `bl` word (writers.c) */
 	bool suspect;		/* its body addresses were forged: left alone */
@@ -212,7 +213,10 @@ struct rr_hooks_census {
 extern struct rr_hooks_census rr_hooks_census;
 void rr_hooks_init(void);
 u64 rr_counters_base(const struct rr_func *f);
-bool rr_idx_quiet(struct rr_func *f, unsigned int idx);
+unsigned long rr_unlocks(struct rr_func *f, unsigned int idx);
+unsigned long rr_locks(struct rr_func *f, unsigned int idx);
+bool rr_locks_match(struct rr_func *f, unsigned int idx, unsigned long unlocks);
+void rr_fence(void);
 bool rr_all_quiet(struct rr_func *f);
 void rr_flip_epoch(struct rr_func *f);
 

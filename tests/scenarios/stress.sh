@@ -8,9 +8,10 @@
 #  - the never-returning loop function is reported pinned, not leaking;
 #  - the trampoline guard is on throughout (watched >= 1) and the mover's
 #    own retargeting never counts as tampering (tamper=0);
-#  - the hooks, as the kernel's alternatives patched them, count with one
-#    STADD per update and no exclusive loop where the CPU has LSE atomics
-#    (/proc/cpuinfo "atomics"), with LDXR/STXR loops where it has not;
+#  - the hooks, as the kernel's alternatives patched them, hold no barrier
+#    (dmb/dsb), and count with one STADD per update and no exclusive loop
+#    where the CPU has LSE atomics (/proc/cpuinfo "atomics"), with
+#    LDXR/STXR loops where it has not;
 #  - after the callers stop (rmmod), nothing is pending and nothing oopsed.
 D=/sys/kernel/debug/rerand
 P=/sys/module/rerand_torture/parameters
@@ -33,6 +34,8 @@ calls=$(cat $P/calls); errors=$(cat $P/errors)
 irq=$(cat $P/irq_calls); soft=$(cat $P/softirq_calls); ua=$(cat $P/uaccess_calls)
 pinned=$(stat pinned)
 mvr() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" $D/mover; }
+[ "$(mvr hooks_dmb)" = 0 ] && [ "$(mvr hooks_dsb)" = 0 ] ||
+	fail "barriers on the call path: dmb=$(mvr hooks_dmb) dsb=$(mvr hooks_dsb)"
 if grep -q '^Features.* atomics' /proc/cpuinfo; then
 	[ "$(mvr hooks_stadd)" = 2 ] && [ "$(mvr hooks_ldxr)" = 0 ] ||
 		fail "LSE CPU, but the hooks run stadd=$(mvr hooks_stadd) ldxr=$(mvr hooks_ldxr)"
