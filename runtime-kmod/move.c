@@ -244,7 +244,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 	struct { u32 func, off; } *order;	/* placement, in arena order */
 	unsigned int i, j, n = 0, built = 0, npages;
 	struct rr_arena *arena;
-	unsigned long end, size;
+	unsigned long end, size, cursor;
 	u64 t0, t1, t2;
 	u32 bad, *rnd;
 	long len;
@@ -304,13 +304,17 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 	/*
 	 * The pages held anything before (vmalloc does not clear them): all
 	 * but the copies built below must be traps, not whatever data was
-	 * there, once the arena is executable.
+	 * there, once the arena is executable. Each gap is filled as the
+	 * walk in arena order reaches the next copy (a copy that fails is
+	 * in the next gap), then the tail.
 	 */
-	memset32(arena->area, RR_POISON_INSN, size / 4);
+	cursor = (unsigned long)arena->area;
 	for (i = 0; i < n; i++) {
 		struct rr_func *f = &m->funcs[order[i].func];
 		const struct rerand_func *r = f->fx->rec;
 		unsigned long body = (unsigned long)arena->area + order[i].off;
+
+		memset32((u32 *)cursor, RR_POISON_INSN, (body - cursor) / 4);
 
 		f->next_bl = rerand_encode_bl(r->trampoline + r->call_offset,
 					      body);
@@ -334,11 +338,14 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		f->next.size = f->fx->max_size;
 		arena->users++;
 		built++;
+		cursor = body + len;
 	}
+	memset32((u32 *)cursor, RR_POISON_INSN,
+		 ((unsigned long)arena->area + size - cursor) / 4);
 	t2 = ktime_get_ns();
 	/* Data cache to PoU, instruction cache invalidated (broadcast). */
 	caches_clean_inval_pou((unsigned long)arena->area,
-			       (unsigned long)arena->area + end);
+			       (unsigned long)arena->area + size);
 	npages = size >> PAGE_SHIFT;
 	if (!built || rr_ksyms.set_memory_ro((unsigned long)arena->area, npages) ||
 	    rr_ksyms.set_memory_x((unsigned long)arena->area, npages)) {
