@@ -523,10 +523,12 @@ static void rr_watch_failed(const struct rr_func *f, int err)
 	if (rr_arm_failing)
 		return;
 	rr_arm_failing = true;
-	pr_warn("guard: cannot watch %ps (%d%s); %u of %u watchpoints kept, the per-period check still covers every trampoline\n",
-		(void *)(unsigned long)f->fx->rec->trampoline, err,
-		err == -ENOSPC ? ": the registers are taken" : "",
-		rr_watches(), min(READ_ONCE(rr_guard_slots), rr_slots_max));
+	/* Rate-limited too: a user who takes and frees them could flap it. */
+	pr_warn_ratelimited("guard: cannot watch %ps (%d%s); %u of %u watchpoints kept, the per-period check still covers every trampoline\n",
+			    (void *)(unsigned long)f->fx->rec->trampoline, err,
+			    err == -ENOSPC ? ": the registers are taken" : "",
+			    rr_watches(),
+			    min(READ_ONCE(rr_guard_slots), rr_slots_max));
 }
 
 static int rr_watch_arm(struct rr_watch *w, struct rr_module *m,
@@ -543,7 +545,7 @@ static int rr_watch_arm(struct rr_watch *w, struct rr_module *m,
 	w->m = m;
 	w->f = f;
 	if (rr_arm_failing)
-		pr_info("guard: watchpoints can be registered again\n");
+		pr_info_ratelimited("guard: watchpoints can be registered again\n");
 	rr_arm_failing = false;
 	f->watched = true;
 	m->watched++;
@@ -981,7 +983,7 @@ static void rr_rotate_fn(struct work_struct *work)
 	rr_guard_rotate();
 	if (rr_guard_running)
 		queue_delayed_work(system_wq, &rr_rotate_work,
-				   msecs_to_jiffies(READ_ONCE(rr_guard_rotate_ms)));
+				   msecs_to_jiffies(rr_sealed_uint(&rr_guard_rotate_ms)));
 	mutex_unlock(&rr_lock);
 }
 

@@ -46,7 +46,7 @@ static void rr_queue(void)
 	lockdep_assert_held(&rr_lock);
 	if (rr_running)
 		queue_delayed_work(system_unbound_wq, &rr_work,
-				   msecs_to_jiffies(READ_ONCE(rr_period_ms)));
+				   msecs_to_jiffies(rr_sealed_uint(&rr_period_ms)));
 }
 
 void rr_mover_start(void)

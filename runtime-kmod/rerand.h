@@ -280,6 +280,7 @@ extern bool rr_sealed;
 int rr_vault_seal(struct rr_module *m);
 void rr_vault_free(struct rr_module *m);
 void rr_seal_config(void);
+unsigned int rr_sealed_uint(const unsigned int *var);
 void rr_check_state(void);
 void rr_state_show(struct seq_file *sf);
 bool rr_may_set(const struct kernel_param *kp);

@@ -105,6 +105,22 @@ static void rr_sealed_put(unsigned int i, u32 v)
 		WRITE_ONCE(*(u32 *)rr_sealed_vars[i].addr, v);
 }
 
+/*
+ * What the mover and the guard schedule themselves by: under sealed=1 the
+ * copy kept read-only, so that a stray write to the variable cannot delay
+ * the very check that undoes it (a period_ms of an hour would).
+ */
+unsigned int rr_sealed_uint(const unsigned int *var)
+{
+	unsigned int i;
+
+	if (rr_sealed && READ_ONCE(rr_live))
+		for (i = 0; i < ARRAY_SIZE(rr_sealed_vars); i++)
+			if (rr_sealed_vars[i].addr == var)
+				return rr_sealed_copy[i];
+	return READ_ONCE(*var);
+}
+
 /* End of rerand_init(): the values a sealed runtime keeps. */
 void rr_seal_config(void)
 {
