@@ -1050,15 +1050,13 @@ void rr_guard_added(void)
 
 void rr_guard_show(struct seq_file *sf)
 {
-	unsigned int i, n = 0;
+	unsigned int i;
 
 	mutex_lock(&rr_lock);
-	for (i = 0; i < RR_GUARD_MAX; i++)
-		n += !!rr_watch[i].bp;
 	seq_printf(sf, "guard=%d policy=%s wrps=%u slots=%u watched=%u rotate_ms=%u rotations=%lu hits=%ld dups=%ld lost=%ld nospc=%lu arm_failed=%lu last_error=%d\n",
 		   READ_ONCE(rr_guard_on),
 		   rr_policy_names[READ_ONCE(rr_tamper_policy)], rr_nwrps,
-		   min(READ_ONCE(rr_guard_slots), rr_slots_max), n,
+		   min(READ_ONCE(rr_guard_slots), rr_slots_max), rr_watches(),
 		   READ_ONCE(rr_guard_rotate_ms), rr_rotations,
 		   atomic_long_read(&rr_hits), atomic_long_read(&rr_dups),
 		   atomic_long_read(&rr_lost), rr_nospc, rr_arm_failed,

@@ -186,19 +186,25 @@ void rr_state_show(struct seq_file *sf)
 	mutex_unlock(&rr_lock);
 }
 
-/* Frees whichever of the vault and the loading records @m has. */
-void rr_vault_free(struct rr_module *m)
+/* The writable records of a module being loaded, and what they own. */
+static void rr_free_loading(struct rr_module *m)
 {
 	unsigned int i;
 
-	if (m->loading) {
-		for (i = 0; i < m->nfuncs; i++) {
-			kvfree(m->loading[i].pristine);
-			kfree(m->loading[i].tramp_good);
-		}
-		kvfree(m->loading);
-		m->loading = NULL;
+	if (!m->loading)
+		return;
+	for (i = 0; i < m->nfuncs; i++) {
+		kvfree(m->loading[i].pristine);
+		kfree(m->loading[i].tramp_good);
 	}
+	kvfree(m->loading);
+	m->loading = NULL;
+}
+
+/* Frees whichever of the vault and the loading records @m has. */
+void rr_vault_free(struct rr_module *m)
+{
+	rr_free_loading(m);
 	/* Process context: VM_FLUSH_RESET_PERMS makes vfree() sleep. */
 	vfree(m->vault);
 	m->vault = NULL;
@@ -247,12 +253,7 @@ int rr_vault_seal(struct rr_module *m)
 	}
 	m->vault = v;
 	/* The records now live in the vault; the loading copies go. */
-	for (i = 0; i < m->nfuncs; i++) {
-		kvfree(m->loading[i].pristine);
-		kfree(m->loading[i].tramp_good);
-	}
-	kvfree(m->loading);
-	m->loading = NULL;
+	rr_free_loading(m);
 	if (rr_ksyms.set_memory_ro((unsigned long)v, size >> PAGE_SHIFT)) {
 		pr_err("%s: cannot make its vault read-only\n", m->mod->name);
 		return -EPERM;
