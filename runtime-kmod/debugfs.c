@@ -20,21 +20,24 @@ static struct dentry *rr_dir;
 static int rr_stats_show(struct seq_file *sf, void *unused)
 {
 	struct rr_module *m;
-	unsigned int i, pending, pinned, held;
+	unsigned int i, pending, pinned, held, lingering;
 
 	mutex_lock(&rr_lock);
 	list_for_each_entry(m, &rr_modules, node) {
 		pending = 0;
 		pinned = 0;
 		held = 0;
+		lingering = 0;
 		for (i = 0; i < m->nfuncs; i++) {
-			pending += m->funcs[i].state != RR_IDLE;
+			pending += rr_has_old(&m->funcs[i]);
 			pinned += m->funcs[i].pinned;
 			held += m->funcs[i].held;
+			lingering += m->funcs[i].lingering;
 		}
-		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u held=%u tamper=%lu period_ms=%u skipped=%lu watched=%u guard_coverage=%u%% guard_distinct=%u fixed_exec_bytes=%lu state_tamper=%lu frozen=%d\n",
+		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u held=%u lingering=%u tamper=%lu period_ms=%u skipped=%lu watched=%u guard_coverage=%u%% guard_distinct=%u fixed_exec_bytes=%lu state_tamper=%lu frozen=%d\n",
 			   m->mod->name, m->nfuncs + m->nexcluded, m->nfuncs,
-			   m->nexcluded, m->moves, pending, pinned, held, m->tamper,
+			   m->nexcluded, m->moves, pending, pinned, held, lingering,
+			   m->tamper,
 			   READ_ONCE(rr_period_ms), m->skipped, m->watched,
 			   m->nfuncs ? m->watched * 100 / m->nfuncs : 0,
 			   m->distinct, rr_fixed_exec_bytes(m), m->state_tamper,
@@ -62,6 +65,15 @@ static int rr_mover_show(struct seq_file *sf, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(rr_mover);
 
+static unsigned int rr_old_copies(const struct rr_func *f)
+{
+	unsigned int k, n = 0;
+
+	for (k = 0; k < RR_OLDS; k++)
+		n += !!f->old[k].copy.body;
+	return n;
+}
+
 static int rr_module_show(struct seq_file *sf, void *unused)
 {
 	struct rr_module *m = sf->private;
@@ -73,7 +85,7 @@ static int rr_module_show(struct seq_file *sf, void *unused)
 		void *tramp = (void *)(unsigned long)f->fx->rec->trampoline;
 
 		/* Raw addresses: the point of the file; root-only. */
-		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu held_periods=%lu poisoned=%d size=%u copy_size=%zu kept=%u orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu state_tamper=%lu\n",
+		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu held_periods=%lu poisoned=%d size=%u copy_size=%zu kept=%u orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu state_tamper=%lu era=%u eras=%#x old_copies=%u\n",
 			   tramp, (unsigned long)tramp, f->cur.body,
 			   rr_state_name(f), f->moves, f->skipped,
 			   f->held_periods, f->poisoned, f->fx->rec->size,
@@ -83,7 +95,7 @@ static int rr_module_show(struct seq_file *sf, void *unused)
 			   ALIGN_DOWN(f->fx->rec->trampoline + f->fx->rec->call_offset,
 				      8),
 			   f->watched, rr_guard_intact(m, f), f->tamper,
-			   f->state_tamper);
+			   f->state_tamper, f->era, f->eras_open, rr_old_copies(f));
 	}
 	mutex_unlock(&rr_lock);
 	return 0;

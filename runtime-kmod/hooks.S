@@ -5,24 +5,41 @@
  * they use a register convention, not the C one (macros-c/rerand_abi.h):
  *
  *   add_pause_list:    x9 = struct rerand_slot *; stores the ticket at
- *                      [sp, #16], in the trampoline's frame
+ *                      [sp, #16], in the trampoline's frame; enters the
+ *                      body itself (below)
  *   remove_pause_list: x9 = the same struct rerand_slot *; reads the
  *                      ticket from [sp, #16]
  *   both may clobber x9-x17 and the flags; x0-x8, x18-x29, sp and the
  *   FP/SIMD registers are preserved.
  *
  * So a trampoline passes x0-x8 to the body and x0-x7 back without saving
- * them. The algorithm is pause.c's classic SRCU: the caller bumps
- * lock[idx] of its CPU on entry and unlock[idx] of whatever CPU it runs on
- * at exit. idx is the low bit of the epoch copy in the entering CPU's
- * counters (rr_flip_epoch() moves every copy); the ticket is idx * 8.
+ * them. The algorithm is pause.c's classic SRCU with RR_ERAS counter
+ * pairs: the caller bumps lock[era] of its CPU on entry and unlock[era] of
+ * whatever CPU it runs on at exit. era is the low ERA_BITS of the epoch
+ * copy in the entering CPU's counters (rr_set_epoch() writes every copy);
+ * the ticket is era * 8.
+ *
+ * Which body a counted caller runs. add_pause_list() is called from
+ * trampoline+32 (x30 = trampoline+36, the `bl` word the mover retargets).
+ * After its increment it reads that word and the epoch again: if the
+ * epoch is the one it counted in, it enters the body the word names
+ * itself (BR, with x30 = trampoline+40, where the body returns as if the
+ * word's `bl` had called it); if not, a new era began meanwhile, and it
+ * takes the count back (an unlock of the same pair) and counts again. So
+ * a caller counted in an era runs a body the `bl` named during that era,
+ * however long it is delayed before the branch (preempted, interrupted):
+ * the target is in a register, not read again. Each era has at most two
+ * such bodies, and an era that does not drain (a caller sleeps) keeps
+ * those two and nothing else, while the function moves on in the other
+ * eras (move.c; docs/DESIGN.md, "Sleepers"). A word that is no `bl` (bit
+ * 30 set: a kprobe's BRK) is executed instead: the hook returns to it.
  *
  * What an attacker with a write primitive can reach here: the slot is in
  * the module's .data..ro_after_init, read-only once its init has run, and
  * both hooks take it from the trampoline's own adrp/add, never from
  * writable memory; the epoch copy and the ticket are writable, and only
- * one bit of each is used. A forged value picks the slot's other counter,
- * never another address.
+ * ERA_BITS of each are used. A forged value picks another of the slot's
+ * counters, never another address.
  *
  * Why an atomic increment and not this_cpu_inc(): the increment may land
  * on another CPU's counter if the caller migrates between reading TPIDR
@@ -41,7 +58,9 @@
  * scenario of cargo xtask test runs the stress callers that way.
  *
  * Both are reached by BL from module text, possibly through a module PLT
- * (BR x16): SYM_FUNC_START places the BTI landing pad. Neither is
+ * (BR x16): SYM_FUNC_START places the BTI landing pad. The body is
+ * entered by BR x16 too: where the kernel enforces BTI, main.c moves only
+ * functions whose body starts with a landing pad. Neither hook is
  * traceable (no patchable entry) and both are NOKPROBE (pause.c).
  */
 #include <linux/linkage.h>
@@ -50,23 +69,24 @@
 
 /* struct rerand_slot, struct rerand_counters and trampoline frame offsets. */
 #define SLOT_COUNTERS	0
-#define CTR_UNLOCK	16	/* unlock[0] - lock[0] */
-#define CTR_EPOCH	32
+#define ERA_BITS	2	/* RR_ERAS == 1 << ERA_BITS (pause.c checks) */
+#define CTR_UNLOCK	32	/* unlock[0] - lock[0] */
+#define CTR_EPOCH	64
 #define FRAME_TICKET	16	/* [sp, #16]: the trampoline's frame */
 
 	.arch_extension lse
 
-/* Atomically increments the counter at \addr; x11-x12 are scratch. */
-.macro	inc_counter addr
+/* Atomically increments the counter at \addr; \tmp and \status are scratch. */
+.macro	inc_counter addr, tmp, status
 alternative_if_not ARM64_HAS_LSE_ATOMICS
 .Lretry\@:
-	ldxr	x11, [\addr]
-	add	x11, x11, #1
-	stxr	w12, x11, [\addr]
-	cbnz	w12, .Lretry\@
+	ldxr	\tmp, [\addr]
+	add	\tmp, \tmp, #1
+	stxr	\status, \tmp, [\addr]
+	cbnz	\status, .Lretry\@
 alternative_else
-	mov	x11, #1
-	stadd	x11, [\addr]
+	mov	\tmp, #1
+	stadd	\tmp, [\addr]
 	b	.Ldone\@		/* over the loop's last word, never run */
 	nop
 alternative_endif
@@ -74,33 +94,50 @@ alternative_endif
 .endm
 
 SYM_FUNC_START(add_pause_list)
-	ldr	x9, [x9, #SLOT_COUNTERS]	/* __percpu counters */
-	cbz	x9, 2f
+	ldr	x15, [x9, #SLOT_COUNTERS]	/* __percpu counters */
+	cbz	x15, 3f
 	get_this_cpu_offset x10
-	add	x10, x9, x10			/* this CPU's counters */
-	ldr	x13, [x10, #CTR_EPOCH]
-	ubfiz	x13, x13, #3, #1		/* ticket: idx * 8 */
-	str	x13, [sp, #FRAME_TICKET]
-	add	x10, x10, x13			/* &lock[idx] */
+	add	x10, x15, x10			/* this CPU's counters */
+1:	ldr	x13, [x10, #CTR_EPOCH]
+	ubfiz	x12, x13, #3, #ERA_BITS		/* ticket: era * 8 */
+	add	x17, x10, x12			/* &lock[era] */
 	/*
 	 * No barrier after it: the mover pays for the ordering, with an IPI
 	 * to every CPU between summing unlocks and summing locks
 	 * (rr_grace_round(), docs/DESIGN.md "Ordering without barriers").
 	 */
-	inc_counter x10
-2:	ret
+	inc_counter x17, x11, w14
+	/*
+	 * After the increment in program order, not in time: an IPI the
+	 * mover's quiet check sends either lands after the increment (the
+	 * check sees it) or before both reads (they see the new era).
+	 */
+	ldr	w14, [x30]			/* the trampoline's `bl` */
+	ldr	x16, [x10, #CTR_EPOCH]
+	cmp	x16, x13
+	b.ne	2f
+	str	x12, [sp, #FRAME_TICKET]
+	tbnz	w14, #30, 3f			/* not a `bl`: run the word */
+	sbfiz	x16, x14, #2, #26
+	add	x16, x30, x16			/* the body it names */
+	add	x30, x30, #4			/* returns past the word */
+	br	x16
+2:	add	x17, x17, #CTR_UNLOCK		/* a new era: take it back */
+	inc_counter x17, x11, w14
+	b	1b
+3:	ret
 SYM_FUNC_END(add_pause_list)
 
 SYM_FUNC_START(remove_pause_list)
 	ldr	x9, [x9, #SLOT_COUNTERS]
 	cbz	x9, 2f
 	ldr	x13, [sp, #FRAME_TICKET]
-	and	x13, x13, #8			/* whatever the frame holds */
+	and	x13, x13, #((1 << ERA_BITS) - 1) << 3	/* whatever the frame holds */
 	add	x9, x9, x13
-	add	x9, x9, #CTR_UNLOCK		/* __percpu &unlock[idx] */
+	add	x9, x9, #CTR_UNLOCK		/* __percpu &unlock[era] */
 	/* No barrier before it either: as in add_pause_list. */
 	get_this_cpu_offset x10
 	add	x10, x9, x10
-	inc_counter x10
+	inc_counter x10, x11, w12
 2:	ret
 SYM_FUNC_END(remove_pause_list)

@@ -19,6 +19,7 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/vmalloc.h>
+#include <asm/cpufeature.h>
 #include "rerand.h"
 #include "writers.h"
 #include "reloc.h"
@@ -70,7 +71,7 @@ MODULE_PARM_DESC(period_ms, "Milliseconds between two moves of a body (default 1
 module_param_cb(paused, &rr_sealed_bool_ops, &rr_paused, 0644);
 MODULE_PARM_DESC(paused, "Make no new moves (grace periods still complete)");
 module_param_cb(pin_after, &rr_sealed_uint_ops, &rr_pin_after, 0644);
-MODULE_PARM_DESC(pin_after, "Periods an old body may stay in use before its function is reported pinned");
+MODULE_PARM_DESC(pin_after, "Periods an old body may stay in use before it is reported (the function keeps moving)");
 /*
  * The architecture allows the `bl` to be rewritten while other CPUs run it
  * (stop_machine=0: aarch64_insn_patch_text_nosync() + kick_all_cpus_sync()).
@@ -182,11 +183,33 @@ static unsigned long rr_slot_pair(u64 at)
 /*
  * Whether both hooks get @slot: the pairs 12 bytes before the `bl` at
  * @call (entry) and 4 bytes after it (exit), rerand-ld's layout and the
- * hand-written one of tests/runtime-selftest.
+ * hand-written one of tests/runtime-selftest. The entry hook is called
+ * from the word just before @call: it reads the `bl` at its return
+ * address and enters the body itself (hooks.S).
  */
 static bool rr_tramp_passes(u64 call, unsigned long slot)
 {
-	return rr_slot_pair(call - 12) == slot && rr_slot_pair(call + 4) == slot;
+	return rr_slot_pair(call - 12) == slot &&
+	       rr_is_bl(rr_text_word((void *)(unsigned long)(call - 4))) &&
+	       rr_slot_pair(call + 4) == slot;
+}
+
+/*
+ * Where the kernel enforces BTI in its own text (set_memory_x() makes the
+ * arenas guarded pages too), add_pause_list()'s BR into a body needs a
+ * BTI C or BTI JC there (PACIASP is none at EL1: the kernel sets
+ * SCTLR_EL1.BT1). Debian's 6.1 does not enforce it.
+ */
+static bool rr_bti_lands(const u8 *body, u32 size)
+{
+	u32 w;
+
+	if (!IS_ENABLED(CONFIG_ARM64_BTI_KERNEL) || !system_supports_bti())
+		return true;
+	if (size < 4)
+		return false;
+	w = le32_to_cpu(*(const __le32 *)body);
+	return w == 0xd503245fU || w == 0xd50324dfU;	/* bti c, bti jc */
 }
 
 /*
@@ -280,6 +303,9 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 			   fx->tramp_size);
 	f->cur.body = r->body;
 	f->cur_bl = insn;
+	/* Era 0 (the counters' epoch, zeroed) runs the original. */
+	f->eras_open = BIT(0);
+	f->cur_eras = BIT(0);
 
 	/*
 	 * The pristine snapshot: copies are built from it, never from text.
@@ -289,6 +315,10 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 	if (!fx->pristine)
 		return -ENOMEM;
 	rr_read_text(fx->pristine, (void *)(unsigned long)r->body, r->size);
+	if (!rr_bti_lands(fx->pristine, r->size)) {
+		rr_bad(mod, t, i, "the kernel enforces BTI, and the body has no landing pad");
+		return -EINVAL;
+	}
 
 	/* Dry run at the body's own address: every relocation must apply. */
 	tmp = kvmalloc(fx->max_size, GFP_KERNEL);
@@ -322,7 +352,7 @@ static void rr_free_funcs(struct rr_module *m)
 		struct rr_func *f = &m->funcs[i];
 
 		rr_free_copy(&f->cur);
-		rr_free_copy(&f->old);
+		rr_free_olds(f);
 		rr_free_copy(&f->next);
 		free_percpu(f->fx->ctr);
 	}
@@ -490,12 +520,10 @@ static bool rr_module_quiet(struct rr_module *m)
 	unsigned int i;
 
 	for (i = 0; i < m->nfuncs; i++)
-		m->funcs[i].grace_unlocks = rr_unlocks(&m->funcs[i], 0) +
-					    rr_unlocks(&m->funcs[i], 1);
+		m->funcs[i].grace_unlocks[0] = rr_unlocks_all(&m->funcs[i]);
 	rr_fence();
 	for (i = 0; i < m->nfuncs; i++)
-		if (rr_locks(&m->funcs[i], 0) + rr_locks(&m->funcs[i], 1) !=
-		    m->funcs[i].grace_unlocks)
+		if (rr_locks_all(&m->funcs[i]) != m->funcs[i].grace_unlocks[0])
 			return false;
 	return true;
 }

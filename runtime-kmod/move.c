@@ -1,11 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The mover: every period_ms, under rr_lock, for every function
- *   - advance its grace period (RR_WAIT_INACTIVE -> flip -> RR_WAIT_OLD ->
- *     free the old body -> RR_IDLE), polling, never blocking on callers;
- *   - if it is RR_IDLE: build a copy at a random address from the pristine
- *     snapshot, make it RO+X, and (batched for all functions) synchronise
- *     every CPU, retarget the trampoline's `bl`, synchronise again.
+ *   - check its ended eras for callers left (one fenced round for all
+ *     functions, polling, never blocking on callers); free the old copies
+ *     of the eras found quiet;
+ *   - if one of its RR_ERAS eras is free: build a copy at a random address
+ *     from the pristine snapshot, make it RO+X, and (batched for all
+ *     functions) synchronise every CPU, retarget the trampoline's `bl`,
+ *     synchronise again, then begin a new era.
+ *
+ * Eras. Callers count in the era current when they enter, and run a body
+ * the `bl` named during that era (hooks.S): the copy current when it began,
+ * or the one published at its end. So an old copy is kept while an era
+ * that may run it is open (struct rr_old), and a caller that sleeps in a
+ * body keeps one era and two copies, no more: the function moves on in the
+ * other eras (docs/DESIGN.md, "Sleepers").
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -215,6 +224,71 @@ static void *rr_alloc_at_random(struct rr_module *m, unsigned long size)
 	return p;
 }
 
+/* A free era for @f's next move (the one after f->era first), or -1. */
+static int rr_free_era(const struct rr_func *f)
+{
+	unsigned int k, idx;
+
+	for (k = 1; k < RR_ERAS; k++) {
+		idx = (f->era + k) % RR_ERAS;
+		if (!(f->eras_open & BIT(idx)))
+			return idx;
+	}
+	return -1;
+}
+
+static struct rr_old *rr_free_old(struct rr_func *f)
+{
+	unsigned int k;
+
+	for (k = 0; k < RR_OLDS; k++)
+		if (!f->old[k].copy.body)
+			return &f->old[k];
+	return NULL;
+}
+
+bool rr_has_old(const struct rr_func *f)
+{
+	unsigned int k;
+
+	for (k = 0; k < RR_OLDS; k++)
+		if (f->old[k].copy.body)
+			return true;
+	return false;
+}
+
+/* Every old copy of @f goes: its module is gone, or never ran (main.c). */
+void rr_free_olds(struct rr_func *f)
+{
+	unsigned int k;
+
+	for (k = 0; k < RR_OLDS; k++) {
+		rr_free_copy(&f->old[k].copy);
+		f->old[k].eras = 0;
+	}
+}
+
+/*
+ * @f may get a new copy this period: not left alone, and an era and an
+ * old-copy entry are free for the move (they are not when sleeping callers
+ * hold every era: then it is pinned until one of them leaves).
+ */
+static bool rr_can_move(struct rr_module *m, struct rr_func *f)
+{
+	bool pinned;
+
+	if (f->held || f->suspect)
+		return false;
+	pinned = rr_free_era(f) < 0 || !rr_free_old(f);
+	if (pinned && !f->pinned)
+		pr_warn_ratelimited("%s: %ps: callers left in every era (eras=%#x): not moved until one drains\n",
+				    m->mod->name,
+				    (void *)(unsigned long)f->fx->rec->trampoline,
+				    f->eras_open);
+	f->pinned = pinned;
+	return !pinned;
+}
+
 /* Largest random gap before a body in an arena, in bytes. */
 #define RR_ARENA_GAP	256
 
@@ -227,7 +301,7 @@ static void rr_skipped(struct rr_module *m, struct rr_func *f, int err)
 }
 
 /*
- * Builds f->next for every idle function of @m: copies ready to run, not
+ * Builds f->next for every function of @m that may move: copies ready to run, not
  * yet called by anybody. They share one arena: one allocation at a random
  * page of the region, the bodies in random order with random gaps, at
  * their alignment (at least 16 so veneers stay 8-aligned), then made
@@ -261,8 +335,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		return 0;
 	rnd = (u32 *)(order + m->nfuncs);
 	for (i = 0; i < m->nfuncs; i++)
-		if (m->funcs[i].state == RR_IDLE && !m->funcs[i].held &&
-		    !m->funcs[i].suspect)
+		if (rr_can_move(m, &m->funcs[i]))
 			order[n++].func = i;
 	get_random_bytes(rnd, n * sizeof(*rnd));
 	/* Random order (Fisher-Yates), random gaps. */
@@ -387,35 +460,73 @@ static void rr_hold(struct rr_module *m, struct rr_func *f)
 	f->held = true;
 }
 
-/* The trampoline now calls f->next: make it current, start its grace period. */
+/*
+ * The trampoline now calls f->next: make it current. The era that ends
+ * may run either body; a new era begins after the fence that follows the
+ * retargeting (rr_begin_eras()).
+ */
 static void rr_published(struct rr_module *m, struct rr_func *f)
 {
-	f->old = f->cur;
+	struct rr_old *o = rr_free_old(f);
+
+	if (WARN_ON_ONCE(!o))	/* rr_can_move() saw one: never */
+		f->cur.leak = true;
+	else
+		*o = (struct rr_old){ .copy = f->cur, .eras = f->cur_eras };
 	f->cur = f->next;
+	f->cur_eras = BIT(f->era);
 	f->cur_bl = f->next_bl;
 	rr_guard_retargeted(m, f);
 	memset(&f->next, 0, sizeof(f->next));
-	/* Only the mover writes the epoch, under rr_lock. */
-	f->old_idx = f->epoch & 1;
-	f->state = RR_WAIT_INACTIVE;
-	f->waited = 0;
+	f->era_due = true;
 	f->moves++;
 	m->moves++;
 }
 
 /*
- * Callers may have gone to @f's previous body while counted in either
- * epoch index (kprobes emulated an older `bl`): its grace period starts
- * again, as if the move were made now.
+ * After every `bl` was retargeted and every CPU synchronised: callers
+ * that read the new epoch read the new `bl` (docs/DESIGN.md, "Ordering
+ * without barriers"), so the new era runs the new copy only.
+ */
+static void rr_begin_eras(void)
+{
+	struct rr_module *m;
+	unsigned int i;
+	int idx;
+
+	list_for_each_entry(m, &rr_modules, node) {
+		for (i = 0; i < m->nfuncs; i++) {
+			struct rr_func *f = &m->funcs[i];
+
+			if (!f->era_due)
+				continue;
+			f->era_due = false;
+			idx = rr_free_era(f);	/* rr_can_move() saw one */
+			if (WARN_ON_ONCE(idx < 0))
+				continue;
+			f->waited[f->era] = 0;
+			f->era = idx;
+			f->eras_open |= BIT(idx);
+			f->cur_eras |= BIT(idx);
+			f->epoch = (((f->epoch >> 2) + 1) << 2) | idx;
+			rr_set_epoch(f);
+		}
+	}
+}
+
+/*
+ * Callers may have gone to an older body of @f while counted in the
+ * current era (kprobes emulated an older `bl`): every old copy is kept
+ * until that era, too, is quiet.
  */
 void rr_restart_grace(struct rr_func *f)
 {
+	unsigned int k;
+
 	lockdep_assert_held(&rr_lock);
-	if (f->state == RR_IDLE)
-		return;
-	f->old_idx = f->epoch & 1;
-	f->state = RR_WAIT_INACTIVE;
-	f->waited = 0;
+	for (k = 0; k < RR_OLDS; k++)
+		if (f->old[k].copy.body)
+			f->old[k].eras |= BIT(f->era);
 }
 
 /*
@@ -617,7 +728,9 @@ static void rr_publish_all(void)
 	int err;
 
 	if (READ_ONCE(rr_stop_machine)) {
+		/* stop_machine() synchronised every CPU after the writes. */
 		rr_publish_stopped();
+		rr_begin_eras();
 		return;
 	}
 	kick_all_cpus_sync();
@@ -649,76 +762,71 @@ static void rr_publish_all(void)
 		}
 	}
 	kick_all_cpus_sync();
+	rr_begin_eras();
 }
 
 /*
- * The grace periods, polled once per period in two fenced rounds
- * (pause.c, rr_fence()): round 0 checks the inactive index of every
- * function that moved (then flips its epoch), round 1 the old index
- * (then frees the old body). One IPI round each, for all functions.
+ * The grace periods, polled once per period in one fenced round for every
+ * function (pause.c, rr_fence()): each ended era still open is checked;
+ * one found quiet lets go of the old copies it kept.
  */
-enum { RR_ROUND_INACTIVE, RR_ROUND_OLD };
-
-/* The index @f waits on in @round, or -1. */
-static int rr_round_idx(const struct rr_module *m, const struct rr_func *f,
-			int round)
+static u8 rr_ended_eras(const struct rr_module *m, const struct rr_func *f)
 {
-	if (m->frozen)
-		return -1;
-	if (round == RR_ROUND_INACTIVE && f->state == RR_WAIT_INACTIVE)
-		return f->old_idx ^ 1;
-	if (round == RR_ROUND_OLD && f->state == RR_WAIT_OLD)
-		return f->old_idx;
-	return -1;
+	return m->frozen ? 0 : f->eras_open & ~BIT(f->era);
 }
 
-/* @f's index of @round is quiet: the next step of its grace period. */
-static void rr_quiet(struct rr_module *m, struct rr_func *f, int round)
+/* Nobody is left in @f's era @idx: it is free, and so are its copies. */
+static void rr_era_quiet(struct rr_module *m, struct rr_func *f,
+			 unsigned int idx)
 {
 	struct rr_arena *arena;
+	unsigned int k;
 	u64 t0;
 
-	if (round == RR_ROUND_INACTIVE) {
-		/* New callers count on the other index from now on. */
-		rr_flip_epoch(f);
-		f->state = RR_WAIT_OLD;
-		return;
-	}
-	/* The original body drained: nothing may run it from now on. */
-	if (f->old.body && !f->old.arena && !f->old.leak && !f->poisoned)
-		f->poison_due = true;
-	arena = rr_drop_copy(&f->old);
-	if (arena) {
-		t0 = ktime_get_ns();
-		rr_free_arena(arena);
-		rr_profile.ns_free += ktime_get_ns() - t0;
-	}
-	if (f->pinned)
+	if (f->waited[idx] >= READ_ONCE(rr_pin_after))
 		pr_info_ratelimited("%s: %ps drained after %u periods\n",
 				    m->mod->name,
 				    (void *)(unsigned long)f->fx->rec->trampoline,
-				    f->waited);
-	f->pinned = false;
-	f->waited = 0;
-	f->state = RR_IDLE;
+				    f->waited[idx]);
+	f->waited[idx] = 0;
+	f->eras_open &= ~BIT(idx);
+	f->cur_eras &= ~BIT(idx);
+	for (k = 0; k < RR_OLDS; k++) {
+		struct rr_old *o = &f->old[k];
+
+		if (!o->copy.body || !(o->eras & BIT(idx)))
+			continue;
+		o->eras &= ~BIT(idx);
+		if (o->eras)
+			continue;
+		/* The original body drained: nothing may run it from now on. */
+		if (!o->copy.arena && !o->copy.leak && !f->poisoned)
+			f->poison_due = true;
+		arena = rr_drop_copy(&o->copy);
+		if (arena) {
+			t0 = ktime_get_ns();
+			rr_free_arena(arena);
+			rr_profile.ns_free += ktime_get_ns() - t0;
+		}
+	}
 }
 
-static void rr_grace_round(int round)
+static void rr_grace_round(void)
 {
 	struct rr_module *m;
 	bool any = false;
-	unsigned int i;
-	int idx;
+	unsigned int i, idx;
+	u8 ended;
 
 	list_for_each_entry(m, &rr_modules, node) {
 		for (i = 0; i < m->nfuncs; i++) {
 			struct rr_func *f = &m->funcs[i];
 
-			idx = rr_round_idx(m, f, round);
-			if (idx < 0)
-				continue;
-			f->grace_unlocks = rr_unlocks(f, idx);
-			any = true;
+			ended = rr_ended_eras(m, f);
+			for (idx = 0; idx < RR_ERAS; idx++)
+				if (ended & BIT(idx))
+					f->grace_unlocks[idx] = rr_unlocks(f, idx);
+			any |= ended;
 		}
 	}
 	if (!any)
@@ -728,32 +836,44 @@ static void rr_grace_round(int round)
 		for (i = 0; i < m->nfuncs; i++) {
 			struct rr_func *f = &m->funcs[i];
 
-			idx = rr_round_idx(m, f, round);
-			if (idx >= 0 && rr_locks_match(f, idx, f->grace_unlocks))
-				rr_quiet(m, f, round);
+			ended = rr_ended_eras(m, f);
+			for (idx = 0; idx < RR_ERAS; idx++)
+				if ((ended & BIT(idx)) &&
+				    rr_locks_match(f, idx, f->grace_unlocks[idx]))
+					rr_era_quiet(m, f, idx);
 		}
 	}
 }
 
-/* After both rounds: functions still waiting count a period. */
+static void rr_report_lingering(struct rr_module *m, struct rr_func *f,
+				unsigned int periods)
+{
+	pr_info_ratelimited("%s: %ps: a caller is still in an old body after %u periods: kept for it while the function moves on\n",
+			    m->mod->name,
+			    (void *)(unsigned long)f->fx->rec->trampoline, periods);
+}
+
+/* After the round: eras still open count a period. */
 static void rr_count_waits(void)
 {
 	struct rr_module *m;
-	unsigned int i;
+	unsigned int i, idx;
+	u8 ended;
 
 	list_for_each_entry(m, &rr_modules, node) {
-		for (i = 0; i < m->nfuncs && !m->frozen; i++) {
+		for (i = 0; i < m->nfuncs; i++) {
 			struct rr_func *f = &m->funcs[i];
 
-			if (f->state == RR_IDLE ||
-			    ++f->waited != READ_ONCE(rr_pin_after))
-				continue;
-			/* Not moved again until the old body drains: no leak. */
-			f->pinned = true;
-			pr_warn_ratelimited("%s: %ps: old body still in use after %u periods: pinned until it drains\n",
-					    m->mod->name,
-					    (void *)(unsigned long)f->fx->rec->trampoline,
-					    f->waited);
+			ended = rr_ended_eras(m, f);
+			f->lingering = false;
+			for (idx = 0; idx < RR_ERAS; idx++) {
+				if (!(ended & BIT(idx)))
+					continue;
+				if (++f->waited[idx] == READ_ONCE(rr_pin_after))
+					rr_report_lingering(m, f, f->waited[idx]);
+				f->lingering |= f->waited[idx] >=
+						READ_ONCE(rr_pin_after);
+			}
 		}
 	}
 }
@@ -848,8 +968,7 @@ static void rr_tick(struct work_struct *work)
 	moving = !READ_ONCE(rr_paused);
 	rr_check_writers();
 	/* Grace periods first (they free old copies), then the new copies. */
-	rr_grace_round(RR_ROUND_INACTIVE);
-	rr_grace_round(RR_ROUND_OLD);
+	rr_grace_round();
 	rr_count_waits();
 	rr_poison_dropped();
 	rr_poison_originals();
@@ -887,13 +1006,7 @@ const char *rr_state_name(const struct rr_func *f)
 		return "pinned";
 	if (f->held)
 		return "held";
-	switch (f->state) {
-	case RR_IDLE:
-		return "idle";
-	case RR_WAIT_INACTIVE:
-		return "wait-inactive";
-	case RR_WAIT_OLD:
-		return "wait-old";
-	}
-	return "?";
+	if (f->lingering)
+		return "lingering";
+	return rr_has_old(f) ? "draining" : "idle";
 }

@@ -4,8 +4,9 @@
  * (add_pause_list() / remove_pause_list(), in hooks.S), and their exports.
  *
  * This is classic SRCU (kernel/rcu/srcutiny.c before 4.12's srcutree, as in
- * docs/DESIGN.md) applied to one function: per CPU, lock[2] and unlock[2].
- * A caller enters with idx = the low bit of its CPU's copy of the epoch and
+ * docs/DESIGN.md) applied to one function, with RR_ERAS counter pairs
+ * rather than two: per CPU, lock[RR_ERAS] and unlock[RR_ERAS]. A caller
+ * enters with idx = the era index in its CPU's copy of the epoch and
  * increments lock[idx] on that CPU; it leaves by incrementing unlock[idx]
  * on whatever CPU it runs on then (it may have slept and migrated). Only the sums over all CPUs
  * matter. No locks, no read-modify-write of a line shared by all CPUs:
@@ -109,13 +110,13 @@ u64 rr_counters_base(const struct rr_func *f)
 /* The unlocks of index @idx of @f: the first half of a quiet check. */
 unsigned long rr_unlocks(struct rr_func *f, unsigned int idx)
 {
-	return rr_sum(f, true, idx & 1);
+	return rr_sum(f, true, idx % RR_ERAS);
 }
 
 /* The locks of index @idx of @f: the second half, after rr_fence(). */
 unsigned long rr_locks(struct rr_func *f, unsigned int idx)
 {
-	return rr_sum(f, false, idx & 1);
+	return rr_sum(f, false, idx % RR_ERAS);
 }
 
 /* No caller that entered with index @idx is still inside a body of @f. */
@@ -141,27 +142,54 @@ void rr_fence(void)
 	kick_all_cpus_sync();
 }
 
-/* Both indices quiet: nobody is inside any body of @f (unload). */
-bool rr_all_quiet(struct rr_func *f)
+static unsigned long rr_sum_eras(struct rr_func *f, bool unlocks)
 {
-	unsigned long unlocks = rr_unlocks(f, 0) + rr_unlocks(f, 1);
+	unsigned long sum = 0;
+	unsigned int idx;
 
-	rr_fence();
-	return rr_locks(f, 0) + rr_locks(f, 1) == unlocks;
+	for (idx = 0; idx < RR_ERAS; idx++)
+		sum += rr_sum(f, unlocks, idx);
+	return sum;
 }
 
-void rr_flip_epoch(struct rr_func *f)
+/* The unlocks of every era of @f (unload: a thread may be in any). */
+unsigned long rr_unlocks_all(struct rr_func *f)
 {
-	unsigned long epoch = ++f->epoch;
+	return rr_sum_eras(f, true);
+}
+
+/* The locks of every era of @f, after rr_fence(). */
+unsigned long rr_locks_all(struct rr_func *f)
+{
+	return rr_sum_eras(f, false);
+}
+
+/* Every era quiet: nobody is inside any body of @f (unload). */
+bool rr_all_quiet(struct rr_func *f)
+{
+	unsigned long unlocks = rr_unlocks_all(f);
+
+	rr_fence();
+	return rr_locks_all(f) == unlocks;
+}
+
+/* Every CPU's copy of f->epoch: new callers count in era f->era. */
+void rr_set_epoch(struct rr_func *f)
+{
 	unsigned int cpu;
 
+	BUILD_BUG_ON(offsetof(struct rerand_counters, unlock) != 32 ||
+		     offsetof(struct rerand_counters, epoch) != 64 ||
+		     RR_ERAS != 4);	/* hooks.S: CTR_*, ERA_BITS */
 	/*
-	 * No barrier around it: which index a caller counts in decides only
-	 * how soon the old one drains, never whether a body is freed under
-	 * a caller (docs/DESIGN.md, "Ordering without barriers"). Only the
-	 * mover writes the epoch, under rr_lock.
+	 * No barrier around it: a caller that still reads the previous
+	 * epoch counts in the previous era, which stays open until a quiet
+	 * check proves it empty; one that reads this one after counting in
+	 * the previous takes its count back (hooks.S; docs/DESIGN.md,
+	 * "Ordering without barriers"). Only the mover writes the epoch,
+	 * under rr_lock.
 	 */
 	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
 		if (cpu_possible(cpu))
-			WRITE_ONCE(per_cpu_ptr(f->fx->ctr, cpu)->epoch, epoch);
+			WRITE_ONCE(per_cpu_ptr(f->fx->ctr, cpu)->epoch, f->epoch);
 }

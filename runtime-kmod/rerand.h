@@ -6,8 +6,9 @@
  * and struct rr_func on it (move state, copies) and the mover's schedule.
  * The only lock-free paths are add_pause_list() / remove_pause_list()
  * (hooks.S), which run in any context on every call of a moved function
- * and read the slot and a CPU's epoch copy, write the ticket in the
- * trampoline's frame and increment a per-CPU counter, nothing else,
+ * and read the slot, a CPU's epoch copy and the trampoline's `bl` word,
+ * write the ticket in the trampoline's frame and increment per-CPU
+ * counters, nothing else,
  * and the guard's watchpoint handler (guard.c), which runs in
  * debug-exception context and touches nothing but its CPU's incident ring,
  * atomics and its CPU's watchpoint registers.
@@ -27,20 +28,24 @@
 #include "rerand_abi.h"
 
 /*
- * Per function, per CPU: the classic-SRCU counter pairs (docs/DESIGN.md),
- * and this CPU's copy of the function's epoch, which picks the pair the
- * entry hook counts in. Offsets are hooks.S's.
+ * Counter pairs per function: the eras a caller can be counted in. The
+ * current era is one; each era a sleeping caller keeps open is another;
+ * moving needs one free (move.c). hooks.S masks the index with
+ * RR_ERAS - 1 (ERA_BITS).
+ */
+#define RR_ERAS		4
+
+/*
+ * Per function, per CPU: the classic-SRCU counter pairs, one per era
+ * (docs/DESIGN.md), and this CPU's copy of the function's epoch: the era
+ * index in its low bits, above them the number of eras begun, so that
+ * the entry hook's second read sees any new era, even at the same index.
+ * Offsets are hooks.S's.
  */
 struct rerand_counters {
-	unsigned long lock[2];
-	unsigned long unlock[2];
-	unsigned long epoch;	/* only its low bit is used */
-};
-
-enum rr_state {
-	RR_IDLE,		/* no old copy: may move */
-	RR_WAIT_INACTIVE,	/* moved; waiting for idx ^ 1 to be quiet */
-	RR_WAIT_OLD,		/* epoch flipped; waiting for idx to be quiet */
+	unsigned long lock[RR_ERAS];
+	unsigned long unlock[RR_ERAS];
+	unsigned long epoch;	/* eras begun << 2 | the current era's index */
 };
 
 /* A copy dropped from an arena other copies still run in (move.c). */
@@ -65,6 +70,15 @@ struct rr_copy {
 	unsigned long body;	/* run-time address of the body */
 	unsigned long size;	/* bytes it owns from body (max_size) */
 	bool leak;		/* callers may be uncounted: never free it */
+};
+
+/* Room for old copies: each open era but the current holds at most two. */
+#define RR_OLDS		(2 * (RR_ERAS - 1))
+
+/* A copy no longer current, and the eras whose callers may run it. */
+struct rr_old {
+	struct rr_copy copy;	/* body 0: a free entry */
+	u8 eras;		/* bit i: callers counted in era i */
 };
 
 /*
@@ -102,17 +116,21 @@ struct rr_vault {
 struct rr_func {
 	const struct rr_fixed *fx;	/* &vault->fx[index] (checked) */
 	struct rr_copy cur;	/* what the trampoline calls */
+	u8 cur_eras;		/* eras whose callers may run cur */
 	u32 cur_bl;		/* the trampoline's `bl` to cur.body */
-	struct rr_copy old;	/* previous body, until its grace period ends */
+	struct rr_old old[RR_OLDS];	/* until their eras are quiet */
 	struct rr_copy next;	/* built, not yet published (mover only) */
 	u32 next_bl;
 	bool next_landed;	/* next_bl read back under stop_machine() */
-	enum rr_state state;
-	unsigned long epoch;	/* flips so far; each CPU's counters copy it */
-	unsigned int old_idx;	/* epoch index current when the move was made */
-	unsigned int waited;	/* periods spent in RR_WAIT_* */
-	unsigned long grace_unlocks;	/* the first half of this period's check */
-	bool pinned;
+	bool era_due;		/* published: begin a new era after the fence */
+	/* Mover only, under rr_lock; each CPU's counters copy the epoch. */
+	unsigned long epoch;	/* eras begun << 2 | era */
+	unsigned int era;	/* the index callers count in now */
+	u8 eras_open;		/* begun and not yet proved quiet, era included */
+	unsigned int waited[RR_ERAS];	/* periods since each open era ended */
+	unsigned long grace_unlocks[RR_ERAS];	/* first halves of the check */
+	bool lingering;		/* an era open for pin_after periods */
+	bool pinned;		/* no free era or old-copy entry: not moved */
 	bool held;		/* another writer owns the `bl` word (writers.c) */
 	bool suspect;		/* its body addresses were forged: left alone */
 	bool slot_forged;	/* its slot no longer names its counters */
@@ -217,8 +235,10 @@ unsigned long rr_unlocks(struct rr_func *f, unsigned int idx);
 unsigned long rr_locks(struct rr_func *f, unsigned int idx);
 bool rr_locks_match(struct rr_func *f, unsigned int idx, unsigned long unlocks);
 void rr_fence(void);
+unsigned long rr_unlocks_all(struct rr_func *f);
+unsigned long rr_locks_all(struct rr_func *f);
 bool rr_all_quiet(struct rr_func *f);
-void rr_flip_epoch(struct rr_func *f);
+void rr_set_epoch(struct rr_func *f);
 
 /* The word of @f's trampoline that decides where its calls go. */
 static inline void *rr_call_word(const struct rr_func *f)
@@ -246,6 +266,8 @@ void rr_mover_stop(void);
 void rr_mover_reschedule(void);
 void rr_free_copy(struct rr_copy *c);
 void rr_restart_grace(struct rr_func *f);
+bool rr_has_old(const struct rr_func *f);
+void rr_free_olds(struct rr_func *f);
 void rr_region(const struct rr_module *m, unsigned long *lo,
 	       unsigned long *hi);
 const char *rr_state_name(const struct rr_func *f);

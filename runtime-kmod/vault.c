@@ -291,6 +291,26 @@ static bool rr_copy_sane(const struct rr_func *f, const struct rr_copy *c)
 	       c->arena->users;
 }
 
+static bool rr_olds_sane(const struct rr_func *f)
+{
+	unsigned int k;
+
+	for (k = 0; k < RR_OLDS; k++)
+		if (!rr_copy_sane(f, &f->old[k].copy))
+			return false;
+	return true;
+}
+
+/* Callers may be uncounted: none of @f's bodies is ever freed. */
+static void rr_leak_all(struct rr_func *f)
+{
+	unsigned int k;
+
+	f->cur.leak = true;
+	for (k = 0; k < RR_OLDS; k++)
+		f->old[k].copy.leak = true;
+}
+
 static void rr_check_func_state(struct rr_module *m, struct rr_func *f,
 				const struct rr_fixed *fx)
 {
@@ -304,7 +324,7 @@ static void rr_check_func_state(struct rr_module *m, struct rr_func *f,
 		f->fx = fx;
 		rr_state_bad(m, f, "record pointer changed", found, "restored");
 	}
-	if (!rr_copy_sane(f, &f->cur) || !rr_copy_sane(f, &f->old)) {
+	if (!rr_copy_sane(f, &f->cur) || !rr_olds_sane(f)) {
 		if (!f->suspect)
 			rr_state_bad(m, f, "body address outside its copies",
 				     f->cur.body, "no longer moved");
@@ -328,8 +348,7 @@ static void rr_check_func_state(struct rr_module *m, struct rr_func *f,
 	counters = READ_ONCE(slot->counters);
 	if (counters != rr_counters_base(f) && !f->slot_forged) {
 		f->slot_forged = true;
-		f->cur.leak = true;
-		f->old.leak = true;
+		rr_leak_all(f);
 		if (m->mod->state == MODULE_STATE_COMING) {
 			WRITE_ONCE(slot->counters, rr_counters_base(f));
 			f->slot_forged = false;

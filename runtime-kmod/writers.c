@@ -158,6 +158,7 @@ enum rr_word rr_call_word_owner(const struct rr_func *f)
 {
 	void *word = rr_call_word(f);
 	u32 live = le32_to_cpu(READ_ONCE(*(__le32 *)word));
+	unsigned int k;
 	u64 target;
 
 	/* Armed or not, a probe there restores what it saved: leave it be. */
@@ -167,13 +168,14 @@ enum rr_word rr_call_word_owner(const struct rr_func *f)
 	if (live == f->cur_bl)
 		return RR_WORD_OURS;
 	/*
-	 * The previous body's `bl`: a probe disarmed with an older saved
-	 * copy wrote it back (it read it before rr_kprobe_sync_saved()).
+	 * An old body's `bl`: a probe disarmed with an older saved copy
+	 * wrote it back (it read it before rr_kprobe_sync_saved()).
 	 */
-	if (f->old.body && rr_is_bl(live) &&
-	    rerand_decode_branch(live, (u64)(unsigned long)word, &target) &&
-	    target == f->old.body)
-		return RR_WORD_STALE;
+	if (rr_is_bl(live) &&
+	    rerand_decode_branch(live, (u64)(unsigned long)word, &target))
+		for (k = 0; k < RR_OLDS; k++)
+			if (f->old[k].copy.body && target == f->old[k].copy.body)
+				return RR_WORD_STALE;
 	return RR_WORD_FOREIGN;
 }
 

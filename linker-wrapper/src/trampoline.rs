@@ -14,7 +14,7 @@
 //! frame (`[sp, #16]`) across the body's call, which may sleep and
 //! migrate; the exit hook gets the slot again from the trampoline's own
 //! `adrp`/`add`, never from writable memory, so a forged ticket can only
-//! pick the slot's other counter.
+//! pick another of the slot's counters.
 //!
 //! Relocations, relative to the start of the trampoline: [`SLOT_ADRP`] /
 //! [`SLOT_ADD`] and [`EXIT_SLOT_ADRP`] / [`EXIT_SLOT_ADD`] address the

@@ -60,7 +60,11 @@ pub const BODY_SUFFIX: &str = "_real";
 /// Not C functions: a register convention, so that a trampoline need not
 /// save the arguments it passes through.
 /// - `add_pause_list`: x9 = the function's [`Slot`] in; it stores a ticket
-///   at `[sp, #16]`, in the trampoline's frame;
+///   at `[sp, #16]`, in the trampoline's frame. It is called from the word
+///   just before the `bl` to the body, and enters the body itself: it
+///   reads that `bl` after counting the caller and branches to the body
+///   it names with x30 = the word after the `bl`, so that a counted caller
+///   runs a body of the era it was counted in;
 /// - `remove_pause_list`: x9 = the same [`Slot`] in; it reads the ticket
 ///   from `[sp, #16]`;
 /// - both may clobber x9-x17 and the condition flags, and preserve x0-x8,
@@ -305,7 +309,10 @@ pub fn c_header() -> String {
  * The hooks the trampolines call, exported by rerand.ko. A register
  * convention, not C functions:
  *   add_pause_list:    x9 = struct rerand_slot * in; stores a ticket
- *                      at [sp, #16] (the trampoline's frame);
+ *                      at [sp, #16] (the trampoline's frame); called
+ *                      from the word just before the `bl` to the body,
+ *                      it enters that body itself (x30 = the word after
+ *                      the `bl`);
  *   remove_pause_list: x9 = the same struct rerand_slot * in; reads the
  *                      ticket from [sp, #16];
  * both may clobber x9-x17 and the flags, and preserve x0-x8, x18-x29, sp

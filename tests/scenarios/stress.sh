@@ -5,13 +5,18 @@
 # Pass criteria, after STRESS_SECONDS (default 60) of guest time:
 #  - calls made from threads, softirq and hardirq, zero wrong results;
 #  - moves recorded for rerand_torture, and they keep happening;
-#  - the never-returning loop function is reported pinned, not leaking;
+#  - a thread asleep for 10 s inside t_nap() (the debugfs nap write) does
+#    not stop t_nap from moving: it moves at least 10 times, and its body
+#    address differs in at least 3 samples, while the thread sleeps; then
+#    the thread returns the right result; the never-returning loop function is reported lingering
+#    (an era kept open, with its copies) and keeps moving too;
 #  - the trampoline guard is on throughout (watched >= 1) and the mover's
 #    own retargeting never counts as tampering (tamper=0);
 #  - the hooks, as the kernel's alternatives patched them, hold no barrier
 #    (dmb/dsb), and count with one STADD per update and no exclusive loop
 #    where the CPU has LSE atomics (/proc/cpuinfo "atomics"), with
-#    LDXR/STXR loops where it has not;
+#    LDXR/STXR loops where it has not (three update sites: entry, the
+#    entry's take-back when an era began meanwhile, exit);
 #  - after the callers stop (rmmod), nothing is pending and nothing oopsed.
 D=/sys/kernel/debug/rerand
 P=/sys/module/rerand_torture/parameters
@@ -23,6 +28,35 @@ echo 1 > /sys/module/rerand/parameters/period_ms || fail "cannot set period_ms=1
 echo hello > /sys/kernel/debug/rerand_torture/uaccess || fail "uaccess write failed"
 start=$(cut -d. -f1 /proc/uptime)
 m0=$(stat moves)
+fn() { grep "^$1 " $D/rerand_torture; }
+fld() { echo " $2" | sed -n "s/.* $1=\([0-9a-fx]*\).*/\1/p"; }
+loop0=$(fld moves "$(fn looper_main)")
+
+# A sleeper: 10 s inside t_nap(), sampled every 0.2 s meanwhile.
+echo 10000 > /sys/kernel/debug/rerand_torture/nap &
+nap_pid=$!
+n=0
+while [ "$(cat $P/napping)" != 1 ]; do
+	n=$((n + 1)); [ $n -le 50 ] || fail "the nap did not start"; sleep 0.1
+done
+nap0=$(fld moves "$(fn t_nap)")
+bodies=""; samples=0
+while [ "$(cat $P/napping)" = 1 ]; do
+	b=$(fld body "$(fn t_nap)")
+	case " $bodies " in *" $b "*) ;; *) bodies="$bodies $b" ;; esac
+	samples=$((samples + 1))
+	[ $samples -le 150 ] || fail "the nap did not end in 30 s"
+	sleep 0.2
+done
+nap1=$(fld moves "$(fn t_nap)")
+wait $nap_pid || fail "the nap write failed"
+distinct=$(echo $bodies | wc -w)
+nap_moves=$((nap1 - nap0))
+echo "nap: 10 s asleep in t_nap: $nap_moves moves, $distinct distinct bodies in $samples samples; $(fn t_nap | cut -d' ' -f3-6)"
+[ "$(cat $P/naps)" = 1 ] || fail "the nap did not complete (naps=$(cat $P/naps))"
+[ "$nap_moves" -ge 10 ] || fail "t_nap moved only $nap_moves times while a thread slept in it"
+[ "$distinct" -ge 3 ] || fail "t_nap showed only $distinct bodies while a thread slept in it"
+
 while :; do
 	now=$(cut -d. -f1 /proc/uptime)
 	[ $((now - start)) -ge "$SECONDS_TO_RUN" ] && break
@@ -32,18 +66,19 @@ done
 m1=$(stat moves)
 calls=$(cat $P/calls); errors=$(cat $P/errors)
 irq=$(cat $P/irq_calls); soft=$(cat $P/softirq_calls); ua=$(cat $P/uaccess_calls)
-pinned=$(stat pinned)
+lingering=$(stat lingering)
+loop1=$(fld moves "$(fn looper_main)")
 mvr() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" $D/mover; }
 [ "$(mvr hooks_dmb)" = 0 ] && [ "$(mvr hooks_dsb)" = 0 ] ||
 	fail "barriers on the call path: dmb=$(mvr hooks_dmb) dsb=$(mvr hooks_dsb)"
 if grep -q '^Features.* atomics' /proc/cpuinfo; then
-	[ "$(mvr hooks_stadd)" = 2 ] && [ "$(mvr hooks_ldxr)" = 0 ] ||
+	[ "$(mvr hooks_stadd)" = 3 ] && [ "$(mvr hooks_ldxr)" = 0 ] ||
 		fail "LSE CPU, but the hooks run stadd=$(mvr hooks_stadd) ldxr=$(mvr hooks_ldxr)"
-	atomics="2 STADD, no exclusive loop (LSE)"
+	atomics="3 STADD sites, no exclusive loop (LSE)"
 else
-	[ "$(mvr hooks_stadd)" = 0 ] && [ "$(mvr hooks_ldxr)" = 2 ] ||
+	[ "$(mvr hooks_stadd)" = 0 ] && [ "$(mvr hooks_ldxr)" = 3 ] ||
 		fail "no LSE, but the hooks run stadd=$(mvr hooks_stadd) ldxr=$(mvr hooks_ldxr)"
-	atomics="2 LDXR/STXR loops (no LSE)"
+	atomics="3 LDXR/STXR loop sites (no LSE)"
 fi
 watched=$(stat watched); tamper=$(stat tamper)
 cat $D/stats
@@ -53,10 +88,11 @@ cat $D/stats
 [ "$soft" -gt 0 ] || fail "no calls from softirq"
 [ "$ua" = 1 ] || fail "uaccess write not seen"
 [ "$((m1 - m0))" -gt 1000 ] || fail "only $((m1 - m0)) moves in ${SECONDS_TO_RUN}s"
-[ "${pinned:-0}" -ge 1 ] || fail "the never-returning loop was not reported pinned"
+[ "${lingering:-0}" -ge 1 ] || fail "the never-returning loop was not reported lingering"
+[ "$((loop1 - loop0))" -gt 100 ] || fail "looper_main moved only $((loop1 - loop0)) times while its caller never left"
 [ "${watched:-0}" -ge 1 ] || fail "the guard watches no trampoline (watched=$watched)"
 [ "$tamper" = 0 ] || fail "tamper=$tamper: the mover's own writes were reported"
 rmmod rerand_torture || fail "rmmod rerand_torture"
 pending=$(sed -n 's/.*module=rerand_torture .*pending=\([0-9]*\).*/\1/p' $D/stats)
 [ -z "$pending" ] || [ "$pending" = 0 ] || fail "$pending copies still pending after unload"
-echo "SUMMARY: ${SECONDS_TO_RUN}s calls=$calls errors=0 irq_rounds=$irq softirq_rounds=$soft moves=$((m1 - m0)) pinned=$pinned watched=$watched tamper=0; hooks: $atomics, $(mvr hooks_insns) instructions, $(mvr hooks_dmb) dmb"
+echo "SUMMARY: ${SECONDS_TO_RUN}s calls=$calls errors=0 irq_rounds=$irq softirq_rounds=$soft moves=$((m1 - m0)) nap_moves=$nap_moves nap_bodies=$distinct lingering=$lingering looper_moves=$((loop1 - loop0)) watched=$watched tamper=0; hooks: $atomics, $(mvr hooks_insns) instructions, $(mvr hooks_dmb) dmb"

@@ -45,6 +45,7 @@ bool t_is_even(u64 n);
 u64 t_switch(u64 x);
 u64 t_apply_ops(u64 a, u64 b);
 u64 t_sleeper(u64 x);
+u64 t_nap(u64 ms);
 u64 t_warn_site(u64 x);
 u64 t_exported(u64 x);
 

@@ -149,6 +149,16 @@ noinline u64 t_sleeper(u64 x)
 	return x + 1;
 }
 
+/*
+ * Sleeps @ms in its body, the debugfs "nap" file's caller parked in one
+ * copy: the function must keep moving meanwhile (stress.sh).
+ */
+noinline u64 t_nap(u64 ms)
+{
+	msleep(ms);
+	return ms + 1;
+}
+
 /* A WARN site: __bug_table is looked up by PC, so this function stays put. */
 noinline u64 t_warn_site(u64 x)
 {

@@ -2,8 +2,9 @@
 /*
  * Drives the torture functions from every context a module function is
  * called in: one caller thread per CPU, a timer (softirq), an hrtimer (hard
- * irq), a thread that never leaves its loop function, and a debugfs write
- * (uaccess). Counts calls and errors; the guest script reads them from
+ * irq), a thread that never leaves its loop function, a debugfs write
+ * (uaccess), and a debugfs write that sleeps in a moved function (nap).
+ * Counts calls and errors; the guest script reads them from
  * /sys/module/rerand_torture/parameters/.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -30,6 +31,8 @@ static atomic_long_t irq_calls = ATOMIC_LONG_INIT(0);
 static atomic_long_t softirq_calls = ATOMIC_LONG_INIT(0);
 static atomic_long_t uaccess_calls = ATOMIC_LONG_INIT(0);
 static atomic_long_t loop_rounds = ATOMIC_LONG_INIT(0);
+static atomic_long_t naps = ATOMIC_LONG_INIT(0);
+static atomic_long_t napping = ATOMIC_LONG_INIT(0);
 
 static int get_counter(char *buf, const struct kernel_param *kp)
 {
@@ -49,6 +52,10 @@ module_param_cb(uaccess_calls, &counter_ops, &uaccess_calls, 0444);
 MODULE_PARM_DESC(uaccess_calls, "debugfs writes copied from user space");
 module_param_cb(loop_rounds, &counter_ops, &loop_rounds, 0444);
 MODULE_PARM_DESC(loop_rounds, "rounds of the never-returning loop function");
+module_param_cb(naps, &counter_ops, &naps, 0444);
+MODULE_PARM_DESC(naps, "naps (debugfs nap writes) completed");
+module_param_cb(napping, &counter_ops, &napping, 0444);
+MODULE_PARM_DESC(napping, "threads asleep in t_nap() now");
 
 #define CHECK(expr)							\
 	do {								\
@@ -180,6 +187,29 @@ static const struct file_operations uaccess_fops = {
 	.write = t_uaccess_write,
 };
 
+/* Writing N sleeps N ms inside t_nap(), whose result is checked. */
+static noinline ssize_t t_nap_write(struct file *f, const char __user *buf,
+				    size_t len, loff_t *pos)
+{
+	unsigned int ms;
+	int err = kstrtouint_from_user(buf, len, 0, &ms);
+
+	if (err)
+		return err;
+	if (ms > 60000)
+		return -EINVAL;
+	atomic_long_inc(&napping);
+	CHECK(t_nap(ms) == ms + 1);
+	atomic_long_dec(&napping);
+	atomic_long_inc(&naps);
+	return len;
+}
+
+static const struct file_operations nap_fops = {
+	.owner = THIS_MODULE,
+	.write = t_nap_write,
+};
+
 static void stop_all(void)
 {
 	unsigned int i;
@@ -207,6 +237,7 @@ static int __init torture_init(void)
 		return -ENOMEM;
 	dir = debugfs_create_dir("rerand_torture", NULL);
 	debugfs_create_file("uaccess", 0200, dir, NULL, &uaccess_fops);
+	debugfs_create_file("nap", 0200, dir, NULL, &nap_fops);
 	timer_setup(&soft_timer, soft_timer_fn, 0);
 	mod_timer(&soft_timer, jiffies + 1);
 	hrtimer_init(&hard_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
