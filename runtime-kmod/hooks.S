@@ -16,8 +16,20 @@
  * them. The algorithm is pause.c's classic SRCU with RR_ERAS counter
  * pairs: the caller bumps lock[era] of its CPU on entry and unlock[era] of
  * whatever CPU it runs on at exit. era is the low ERA_BITS of the epoch
- * copy in the entering CPU's counters (rr_set_epoch() writes every copy);
- * the ticket is era * 8.
+ * copy in the entering CPU's counters (rr_set_epoch() writes every copy).
+ *
+ * The ticket is the epoch the caller counted in, signed with the kernel's
+ * instruction key and sp as the modifier (PACIA; the task's own key, kept
+ * across sleeps and migration) where the CPU has pointer authentication.
+ * The exit hook signs the epoch the frame claims again and compares: a
+ * ticket written by anyone else fails, and is counted nowhere (its era
+ * stays open and keeps its copies: safe) and recorded in
+ * rr_forged_tickets for the mover to report (vault.c). It re-signs rather
+ * than AUTIA, which faults under FPAC. Without pointer authentication the
+ * ticket is the plain epoch: a forged one can still pick another era of
+ * the same slot (ERA_BITS), never another address. A signed value that
+ * is replayed from an earlier call at the same stack depth passes; that
+ * needs an arbitrary read of dead stack as well as the write.
  *
  * Which body a counted caller runs. add_pause_list() is called from
  * trampoline+32 (x30 = trampoline+36, the `bl` word the mover retargets).
@@ -58,7 +70,9 @@
  * scenario of cargo xtask test runs the stress callers that way.
  *
  * Both are reached by BL from module text, possibly through a module PLT
- * (BR x16): SYM_FUNC_START places the BTI landing pad. The body is
+ * (BR x16): that needs a BTI landing pad where the kernel enforces BTI,
+ * and nowhere else, so HOOK_START places one only there (SYM_FUNC_START
+ * would place one always, an instruction per hook and call). The body is
  * entered by BR x16 too: where the kernel enforces BTI, main.c moves only
  * functions whose body starts with a landing pad. Neither hook is
  * traceable (no patchable entry) and both are NOKPROBE (pause.c).
@@ -73,8 +87,15 @@
 #define CTR_UNLOCK	32	/* unlock[0] - lock[0] */
 #define CTR_EPOCH	64
 #define FRAME_TICKET	16	/* [sp, #16]: the trampoline's frame */
+#define EPOCH_MASK	0xffffffffffff	/* the epoch below a PAC (< 2^48) */
 
 	.arch_extension lse
+
+#ifdef CONFIG_ARM64_BTI_KERNEL
+#define HOOK_START(name)	SYM_FUNC_START(name)
+#else
+#define HOOK_START(name)	SYM_START(name, SYM_L_GLOBAL, SYM_A_ALIGN)
+#endif
 
 /* Atomically increments the counter at \addr; \tmp and \status are scratch. */
 .macro	inc_counter addr, tmp, status
@@ -93,7 +114,14 @@ alternative_endif
 .Ldone\@:
 .endm
 
-SYM_FUNC_START(add_pause_list)
+/* PACIA \reg, sp where the CPU has address authentication, else nothing. */
+.macro	sign_ticket reg
+alternative_if ARM64_HAS_ADDRESS_AUTH
+	.inst	0xdac103e0 | \reg	/* pacia x\reg, sp (no -march=armv8.3-a) */
+alternative_else_nop_endif
+.endm
+
+HOOK_START(add_pause_list)
 	ldr	x15, [x9, #SLOT_COUNTERS]	/* __percpu counters */
 	cbz	x15, 3f
 	get_this_cpu_offset x10
@@ -116,7 +144,8 @@ SYM_FUNC_START(add_pause_list)
 	ldr	x16, [x10, #CTR_EPOCH]
 	cmp	x16, x13
 	b.ne	2f
-	str	x12, [sp, #FRAME_TICKET]
+	sign_ticket 13
+	str	x13, [sp, #FRAME_TICKET]
 	tbnz	w14, #30, 3f			/* not a `bl`: run the word */
 	sbfiz	x16, x14, #2, #26
 	add	x16, x30, x16			/* the body it names */
@@ -128,16 +157,25 @@ SYM_FUNC_START(add_pause_list)
 3:	ret
 SYM_FUNC_END(add_pause_list)
 
-SYM_FUNC_START(remove_pause_list)
-	ldr	x9, [x9, #SLOT_COUNTERS]
-	cbz	x9, 2f
-	ldr	x13, [sp, #FRAME_TICKET]
-	and	x13, x13, #((1 << ERA_BITS) - 1) << 3	/* whatever the frame holds */
-	add	x9, x9, x13
-	add	x9, x9, #CTR_UNLOCK		/* __percpu &unlock[era] */
+HOOK_START(remove_pause_list)
+	ldr	x15, [x9, #SLOT_COUNTERS]
+	cbz	x15, 2f
+	ldr	x14, [sp, #FRAME_TICKET]
+	and	x17, x14, #EPOCH_MASK		/* the epoch it claims */
+	sign_ticket 17
+	cmp	x17, x14
+	b.ne	3f				/* not the entry hook's */
+	ubfiz	x13, x14, #3, #ERA_BITS
+	add	x15, x15, x13
+	add	x15, x15, #CTR_UNLOCK		/* __percpu &unlock[era] */
 	/* No barrier before it either: as in add_pause_list. */
 	get_this_cpu_offset x10
-	add	x10, x9, x10
+	add	x10, x15, x10
 	inc_counter x10, x11, w12
 2:	ret
+3:	adr_l	x10, rr_forged_tickets
+	inc_counter x10, x11, w12
+	adr_l	x10, rr_forged_slot
+	str	x9, [x10]
+	ret
 SYM_FUNC_END(remove_pause_list)

@@ -469,9 +469,8 @@ static void rr_published(struct rr_module *m, struct rr_func *f)
 {
 	struct rr_old *o = rr_free_old(f);
 
-	if (WARN_ON_ONCE(!o))	/* rr_can_move() saw one: never */
-		f->cur.leak = true;
-	else
+	/* rr_can_move() saw a free entry; without one the copy stays for good. */
+	if (!WARN_ON_ONCE(!o))
 		*o = (struct rr_old){ .copy = f->cur, .eras = f->cur_eras };
 	f->cur = f->next;
 	f->cur_eras = BIT(f->era);

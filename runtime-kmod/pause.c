@@ -39,6 +39,10 @@ NOKPROBE_SYMBOL(add_pause_list);
 EXPORT_SYMBOL_GPL(remove_pause_list);
 NOKPROBE_SYMBOL(remove_pause_list);
 
+/* Written by remove_pause_list() for a ticket it did not sign (hooks.S). */
+atomic_long_t rr_forged_tickets = ATOMIC_LONG_INIT(0);
+unsigned long rr_forged_slot;
+
 /*
  * What the hooks run, read from their text as the kernel's alternatives
  * patched it when rerand.ko loaded (debugfs "mover": hooks=): counted, not

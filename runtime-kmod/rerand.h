@@ -229,6 +229,8 @@ struct rr_hooks_census {
 };
 
 extern struct rr_hooks_census rr_hooks_census;
+extern atomic_long_t rr_forged_tickets;
+extern unsigned long rr_forged_slot;
 void rr_hooks_init(void);
 u64 rr_counters_base(const struct rr_func *f);
 unsigned long rr_unlocks(struct rr_func *f, unsigned int idx);

@@ -369,6 +369,30 @@ static void rr_check_func_state(struct rr_module *m, struct rr_func *f,
  * where its records say cannot be trusted at all: the mover and the guard
  * leave it alone from then on (m->frozen).
  */
+/*
+ * Exits whose ticket was not the entry hook's (hooks.S): counted nowhere,
+ * so the era they entered in stays open and its copies are kept. Which
+ * function: the slot the last one named.
+ */
+static void rr_check_tickets(void)
+{
+	static long seen;
+	long forged = atomic_long_read(&rr_forged_tickets);
+	unsigned long slot = READ_ONCE(rr_forged_slot);
+	struct rr_module *m;
+	unsigned int i;
+
+	if (forged == seen)
+		return;
+	seen = forged;
+	list_for_each_entry(m, &rr_modules, node)
+		for (i = 0; i < m->nfuncs; i++)
+			if ((unsigned long)m->funcs[i].fx->slot == slot)
+				rr_state_bad(m, &m->funcs[i], "forged ticket at exit",
+					     forged,
+					     "that call was counted nowhere; its copies are kept");
+}
+
 void rr_check_state(void)
 {
 	struct rr_module *m;
@@ -376,6 +400,7 @@ void rr_check_state(void)
 
 	lockdep_assert_held(&rr_lock);
 	rr_check_sealed();
+	rr_check_tickets();
 	list_for_each_entry(m, &rr_modules, node) {
 		const struct rr_vault *v = m->vault;
 

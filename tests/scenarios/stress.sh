@@ -17,12 +17,18 @@
 #    where the CPU has LSE atomics (/proc/cpuinfo "atomics"), with
 #    LDXR/STXR loops where it has not (three update sites: entry, the
 #    entry's take-back when an era began meanwhile, exit);
+#  - a forged ticket (t_forge flips the era in its own trampoline frame,
+#    as a write into a sleeping caller's stack would): where the CPU has
+#    pointer authentication (/proc/cpuinfo "paca") it is detected at exit,
+#    counted (forged_tickets=) and reported (STATE:); without it, it can
+#    only pick another era of t_forge's slot; either way the call returns
+#    the right result and t_forge keeps moving;
 #  - after the callers stop (rmmod), nothing is pending and nothing oopsed.
 D=/sys/kernel/debug/rerand
 P=/sys/module/rerand_torture/parameters
 SECONDS_TO_RUN=${STRESS_SECONDS:-60}
 fail() { echo "FAIL: $*"; echo "SUMMARY: failed: $*"; exit 1; }
-stat() { sed -n "s/.*module=rerand_torture .*$1=\([0-9]*\).*/\1/p" $D/stats; }
+stat() { sed -n "s/.*module=rerand_torture .* $1=\([0-9]*\).*/\1/p" $D/stats; }
 
 echo 1 > /sys/module/rerand/parameters/period_ms || fail "cannot set period_ms=1"
 echo hello > /sys/kernel/debug/rerand_torture/uaccess || fail "uaccess write failed"
@@ -57,6 +63,29 @@ echo "nap: 10 s asleep in t_nap: $nap_moves moves, $distinct distinct bodies in 
 [ "$nap_moves" -ge 10 ] || fail "t_nap moved only $nap_moves times while a thread slept in it"
 [ "$distinct" -ge 3 ] || fail "t_nap showed only $distinct bodies while a thread slept in it"
 
+# A forged ticket, written into the caller's own trampoline frame.
+mvr() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" $D/mover; }
+fn t_forge | grep -q . || fail "t_forge is not a moved function"
+forged0=$(mvr forged_tickets); fm0=$(fld moves "$(fn t_forge)")
+echo 1 > /sys/kernel/debug/rerand_torture/forge || fail "the forge write failed"
+if grep -q '^Features.* paca' /proc/cpuinfo; then
+	n=0
+	while ! dmesg | grep -q "STATE: t_forge .*forged ticket at exit"; do
+		n=$((n + 1)); [ $n -le 20 ] || fail "the forged ticket was not reported"; sleep 0.1
+	done
+	[ "$(mvr forged_tickets)" = $((forged0 + 1)) ] ||
+		fail "forged_tickets=$(mvr forged_tickets), expected $((forged0 + 1))"
+	forge="forged ticket detected (PAC) and reported"
+else
+	[ "$(mvr forged_tickets)" = "$forged0" ] || fail "a plain ticket was reported forged"
+	forge="forged ticket undetected without PAC: bounded to t_forge's eras"
+fi
+n=0
+while [ "$(fld moves "$(fn t_forge)")" = "$fm0" ]; do
+	n=$((n + 1)); [ $n -le 20 ] || fail "t_forge stopped moving after the forged ticket"; sleep 0.1
+done
+echo "forge: $forge; t_forge keeps moving ($(fn t_forge | cut -d' ' -f3-6))"
+
 while :; do
 	now=$(cut -d. -f1 /proc/uptime)
 	[ $((now - start)) -ge "$SECONDS_TO_RUN" ] && break
@@ -68,7 +97,6 @@ calls=$(cat $P/calls); errors=$(cat $P/errors)
 irq=$(cat $P/irq_calls); soft=$(cat $P/softirq_calls); ua=$(cat $P/uaccess_calls)
 lingering=$(stat lingering)
 loop1=$(fld moves "$(fn looper_main)")
-mvr() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" $D/mover; }
 [ "$(mvr hooks_dmb)" = 0 ] && [ "$(mvr hooks_dsb)" = 0 ] ||
 	fail "barriers on the call path: dmb=$(mvr hooks_dmb) dsb=$(mvr hooks_dsb)"
 if grep -q '^Features.* atomics' /proc/cpuinfo; then
@@ -95,4 +123,4 @@ cat $D/stats
 rmmod rerand_torture || fail "rmmod rerand_torture"
 pending=$(sed -n 's/.*module=rerand_torture .*pending=\([0-9]*\).*/\1/p' $D/stats)
 [ -z "$pending" ] || [ "$pending" = 0 ] || fail "$pending copies still pending after unload"
-echo "SUMMARY: ${SECONDS_TO_RUN}s calls=$calls errors=0 irq_rounds=$irq softirq_rounds=$soft moves=$((m1 - m0)) nap_moves=$nap_moves nap_bodies=$distinct lingering=$lingering looper_moves=$((loop1 - loop0)) watched=$watched tamper=0; hooks: $atomics, $(mvr hooks_insns) instructions, $(mvr hooks_dmb) dmb"
+echo "SUMMARY: ${SECONDS_TO_RUN}s calls=$calls errors=0 irq_rounds=$irq softirq_rounds=$soft moves=$((m1 - m0)) nap_moves=$nap_moves nap_bodies=$distinct lingering=$lingering looper_moves=$((loop1 - loop0)) $forge (state_tamper=$(stat state_tamper)); watched=$watched tamper=0; hooks: $atomics, $(mvr hooks_insns) instructions, $(mvr hooks_dmb) dmb"

@@ -46,6 +46,7 @@ u64 t_switch(u64 x);
 u64 t_apply_ops(u64 a, u64 b);
 u64 t_sleeper(u64 x);
 u64 t_nap(u64 ms);
+u64 t_forge(u64 x);
 u64 t_warn_site(u64 x);
 u64 t_exported(u64 x);
 

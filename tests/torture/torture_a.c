@@ -159,6 +159,20 @@ noinline u64 t_nap(u64 ms)
 	return ms + 1;
 }
 
+/*
+ * Plays an attacker who writes a caller's stack: flips the era in the
+ * ticket its trampoline's entry hook left in the trampoline's frame
+ * (trampoline x29 + 16, rerand_abi.h; this body's frame record holds that
+ * x29). Only through a trampoline: stress.sh checks that t_forge moves.
+ */
+noinline u64 t_forge(u64 x)
+{
+	u64 *tramp_frame = *(u64 **)__builtin_frame_address(0);
+
+	WRITE_ONCE(tramp_frame[2], READ_ONCE(tramp_frame[2]) ^ 1);
+	return x + 1;
+}
+
 /* A WARN site: __bug_table is looked up by PC, so this function stays put. */
 noinline u64 t_warn_site(u64 x)
 {

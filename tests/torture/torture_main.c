@@ -3,7 +3,8 @@
  * Drives the torture functions from every context a module function is
  * called in: one caller thread per CPU, a timer (softirq), an hrtimer (hard
  * irq), a thread that never leaves its loop function, a debugfs write
- * (uaccess), and a debugfs write that sleeps in a moved function (nap).
+ * (uaccess), a debugfs write that sleeps in a moved function (nap), and
+ * one that forges the ticket of its own call (forge).
  * Counts calls and errors; the guest script reads them from
  * /sys/module/rerand_torture/parameters/.
  */
@@ -210,6 +211,19 @@ static const struct file_operations nap_fops = {
 	.write = t_nap_write,
 };
 
+/* Any write: one call of t_forge(), which forges its own ticket. */
+static noinline ssize_t t_forge_write(struct file *f, const char __user *buf,
+				      size_t len, loff_t *pos)
+{
+	CHECK(t_forge(len) == len + 1);
+	return len;
+}
+
+static const struct file_operations forge_fops = {
+	.owner = THIS_MODULE,
+	.write = t_forge_write,
+};
+
 static void stop_all(void)
 {
 	unsigned int i;
@@ -238,6 +252,7 @@ static int __init torture_init(void)
 	dir = debugfs_create_dir("rerand_torture", NULL);
 	debugfs_create_file("uaccess", 0200, dir, NULL, &uaccess_fops);
 	debugfs_create_file("nap", 0200, dir, NULL, &nap_fops);
+	debugfs_create_file("forge", 0200, dir, NULL, &forge_fops);
 	timer_setup(&soft_timer, soft_timer_fn, 0);
 	mod_timer(&soft_timer, jiffies + 1);
 	hrtimer_init(&hard_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
