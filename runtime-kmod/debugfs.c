@@ -7,6 +7,8 @@
  * rr_check_state() found (vault.c).
  * /sys/kernel/debug/rerand/mover: where the mover's time went, cumulative
  * (ktime; under QEMU's -icount that counts instructions).
+ * /sys/kernel/debug/rerand/windows: how long bodies stayed executable once
+ * published (rr_windows); a write starts it again.
  * All read under rr_lock. debugfs is root-only: raw addresses are shown.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -75,6 +77,62 @@ static unsigned int rr_old_copies(const struct rr_func *f)
 	return n;
 }
 
+/* The windows' percentile @pct, in microseconds (a bucket's upper end). */
+static u64 rr_window_pct(unsigned int pct)
+{
+	u64 want = div_u64(rr_windows.n * pct + 99, 100), seen = 0;
+	unsigned int b;
+
+	for (b = 0; b < RR_WIN_BUCKETS; b++) {
+		seen += rr_windows.hist[b];
+		if (want && seen >= want)
+			return (u64)(b + 1) * RR_WIN_BUCKET_US;
+	}
+	return 0;
+}
+
+static int rr_windows_show(struct seq_file *sf, void *unused)
+{
+	unsigned int b;
+
+	mutex_lock(&rr_lock);
+	seq_printf(sf, "copies=%llu mean_us=%llu p50_us=%llu p90_us=%llu p99_us=%llu max_us=%llu bucket_us=%u\n",
+		   rr_windows.n,
+		   rr_windows.n ? div_u64(rr_windows.sum_ns, rr_windows.n * NSEC_PER_USEC) : 0,
+		   rr_window_pct(50), rr_window_pct(90), rr_window_pct(99),
+		   div_u64(rr_windows.max_ns, NSEC_PER_USEC), RR_WIN_BUCKET_US);
+	for (b = 0; b < RR_WIN_BUCKETS; b++)
+		if (rr_windows.hist[b])
+			seq_printf(sf, "%u %u\n", b * RR_WIN_BUCKET_US,
+				   rr_windows.hist[b]);
+	mutex_unlock(&rr_lock);
+	return 0;
+}
+
+static int rr_windows_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, rr_windows_show, NULL);
+}
+
+/* Any write starts the count again. */
+static ssize_t rr_windows_write(struct file *file, const char __user *buf,
+				size_t len, loff_t *pos)
+{
+	mutex_lock(&rr_lock);
+	memset(&rr_windows, 0, sizeof(rr_windows));
+	mutex_unlock(&rr_lock);
+	return len;
+}
+
+static const struct file_operations rr_windows_fops = {
+	.owner = THIS_MODULE,
+	.open = rr_windows_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = single_release,
+	.write = rr_windows_write,
+};
+
 static int rr_module_show(struct seq_file *sf, void *unused)
 {
 	struct rr_module *m = sf->private;
@@ -124,6 +182,7 @@ void rr_debugfs_init(void)
 	debugfs_create_file("guard", 0400, rr_dir, NULL, &rr_guard_dbg_fops);
 	debugfs_create_file("mover", 0400, rr_dir, NULL, &rr_mover_fops);
 	debugfs_create_file("state", 0400, rr_dir, NULL, &rr_state_dbg_fops);
+	debugfs_create_file("windows", 0600, rr_dir, NULL, &rr_windows_fops);
 }
 
 void rr_debugfs_exit(void)

@@ -20,6 +20,7 @@
 
 #include <linux/cacheflush.h>
 #include <linux/cpu.h>
+#include <linux/hrtimer.h>
 #include <linux/kprobes.h>
 #include <linux/ktime.h>
 #include <linux/random.h>
@@ -37,12 +38,30 @@
 #include "reloc.h"
 #include "writers.h"
 
+/*
+ * The period is kept by an hrtimer that queues the mover's work: a
+ * delayed work item waits for whole jiffies (4 ms at HZ=250), so that
+ * period_ms=1 meant 4 ms, and a body stayed executable for several of
+ * them (the exposure window, debugfs "windows").
+ */
 static void rr_tick(struct work_struct *work);
-static DECLARE_DELAYED_WORK(rr_work, rr_tick);
+static DECLARE_WORK(rr_work, rr_tick);
+static struct hrtimer rr_timer;
 static bool rr_running;		/* under rr_lock */
 
 /* Where the mover's time goes (debugfs "mover"), under rr_lock. */
 struct rr_profile rr_profile;
+struct rr_windows rr_windows;
+
+static void rr_window_add(u64 ns)
+{
+	u64 bucket = div_u64(ns, RR_WIN_BUCKET_US * NSEC_PER_USEC);
+
+	rr_windows.n++;
+	rr_windows.sum_ns += ns;
+	rr_windows.max_ns = max(rr_windows.max_ns, ns);
+	rr_windows.hist[min_t(u64, bucket, RR_WIN_BUCKETS - 1)]++;
+}
 
 /* How many random places to try before taking any free one. */
 #define RR_ALLOC_TRIES 8
@@ -50,16 +69,31 @@ struct rr_profile rr_profile;
 /* Keeps every copy within reach of its trampoline's `bl` (+-128 MB). */
 #define RR_BL_REACH (SZ_128M - SZ_2M)
 
-static void rr_queue(void)
+/* Hard-irq context: only queues the work, which does everything. */
+static enum hrtimer_restart rr_timer_fn(struct hrtimer *t)
+{
+	queue_work(system_unbound_wq, &rr_work);
+	return HRTIMER_NORESTART;
+}
+
+/* The next tick, one period from now. */
+static void rr_arm(unsigned int period_ms)
 {
 	lockdep_assert_held(&rr_lock);
 	if (rr_running)
-		queue_delayed_work(system_unbound_wq, &rr_work,
-				   msecs_to_jiffies(rr_sealed_uint(&rr_period_ms)));
+		hrtimer_start(&rr_timer, ms_to_ktime(period_ms),
+			      HRTIMER_MODE_REL);
+}
+
+static void rr_queue(void)
+{
+	rr_arm(rr_sealed_uint(&rr_period_ms));
 }
 
 void rr_mover_start(void)
 {
+	hrtimer_init(&rr_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	rr_timer.function = rr_timer_fn;
 	mutex_lock(&rr_lock);
 	rr_running = true;
 	rr_queue();
@@ -71,16 +105,16 @@ void rr_mover_stop(void)
 	mutex_lock(&rr_lock);
 	rr_running = false;
 	mutex_unlock(&rr_lock);
-	cancel_delayed_work_sync(&rr_work);
+	/* Nothing re-arms it now: rr_arm() checks rr_running under rr_lock. */
+	hrtimer_cancel(&rr_timer);
+	cancel_work_sync(&rr_work);
 }
 
 /* period_ms changed: the next tick comes one new period from now. */
 void rr_mover_reschedule(void)
 {
 	mutex_lock(&rr_lock);
-	if (rr_running)
-		mod_delayed_work(system_unbound_wq, &rr_work,
-				 msecs_to_jiffies(READ_ONCE(rr_period_ms)));
+	rr_arm(READ_ONCE(rr_period_ms));
 	mutex_unlock(&rr_lock);
 }
 
@@ -101,6 +135,8 @@ static struct rr_arena *rr_drop_copy(struct rr_copy *c)
 	/* A leaked copy keeps its arena (and its siblings) for good. */
 	if (!arena || was.leak)
 		return NULL;
+	if (was.published_ns)
+		rr_window_add(ktime_get_ns() - was.published_ns);
 	if (!--arena->users)
 		return arena;
 	arena->dropped[arena->ndropped].body = was.body;
@@ -473,6 +509,7 @@ static void rr_published(struct rr_module *m, struct rr_func *f)
 	if (!WARN_ON_ONCE(!o))
 		*o = (struct rr_old){ .copy = f->cur, .eras = f->cur_eras };
 	f->cur = f->next;
+	f->cur.published_ns = ktime_get_ns();
 	f->cur_eras = BIT(f->era);
 	f->cur_bl = f->next_bl;
 	rr_guard_retargeted(m, f);
@@ -958,7 +995,7 @@ static void rr_tick(struct work_struct *work)
 	struct rr_module *m;
 	bool moving;
 	unsigned int built = 0;
-	u64 t0, t1, t2, t3;
+	u64 t0, t1, t2, t3, t4;
 
 	mutex_lock(&rr_lock);
 	t0 = ktime_get_ns();
@@ -991,7 +1028,21 @@ static void rr_tick(struct work_struct *work)
 	rr_profile.ns_guard += t3 - t2;
 	if (built) {
 		rr_publish_all();
-		rr_profile.ns_publish += ktime_get_ns() - t3;
+		t4 = ktime_get_ns();
+		rr_profile.ns_publish += t4 - t3;
+		/*
+		 * The eras that just ended, at once: a function nobody was in
+		 * drops its previous copy in this period rather than the next,
+		 * which takes a period off every exposure window. Other writers
+		 * first, as at the start of the period: a kprobe prepared
+		 * before the retargeting saved the `bl` to the copy about to
+		 * be dropped, and its hits run that copy (the coexist scenario
+		 * crashed in a freed one without this).
+		 */
+		rr_check_writers();
+		rr_grace_round();
+		rr_poison_dropped();
+		rr_profile.ns_advance += ktime_get_ns() - t4;
 	}
 	rr_queue();
 	mutex_unlock(&rr_lock);

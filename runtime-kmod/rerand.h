@@ -70,6 +70,7 @@ struct rr_copy {
 	unsigned long body;	/* run-time address of the body */
 	unsigned long size;	/* bytes it owns from body (max_size) */
 	bool leak;		/* callers may be uncounted: never free it */
+	u64 published_ns;	/* when the trampoline began to call it */
 };
 
 /* Room for old copies: each open era but the current holds at most two. */
@@ -263,6 +264,21 @@ struct rr_profile {
 };
 
 extern struct rr_profile rr_profile;
+
+/*
+ * Exposure windows (move.c, debugfs "windows"), under rr_lock: for each
+ * copy dropped, the time from its publication (the trampoline calls it,
+ * so its address may leak) to the period that drops it (its last era
+ * proved quiet), in which it becomes traps or is unmapped.
+ */
+#define RR_WIN_BUCKET_US	250
+#define RR_WIN_BUCKETS		256	/* the last: 64 ms and more */
+struct rr_windows {
+	u64 n, sum_ns, max_ns;
+	u32 hist[RR_WIN_BUCKETS];
+};
+
+extern struct rr_windows rr_windows;
 void rr_mover_start(void);
 void rr_mover_stop(void);
 void rr_mover_reschedule(void);

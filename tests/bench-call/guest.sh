@@ -9,7 +9,8 @@
 #   workload  bfq (plain) vs bfq (rerand-ld) at each of PERIODS, dd O_DIRECT
 #             to a memory-backed null_blk, BLOCKS block sizes, REPS rounds
 #   entropy   body addresses of every bfq function, SAMPLES reads apart
-#   pending   pending old copies over time while bfq is in use
+#   pending   pending old copies over time while bfq is in use, and the
+#             exposure windows of the copies dropped meanwhile
 . /rerand/bench.env
 D=/sys/kernel/debug/rerand
 R=/sys/module/rerand/parameters
@@ -122,12 +123,16 @@ if has pending; then
 			dd if=/tmp/pat of=/dev/nullb0 bs=4k oflag=direct conv=notrunc 2>/dev/null
 		done ) &
 		io=$!
+		echo 0 > $D/windows
+		k0=$(sed -n 's/^ticks=\([0-9]*\).*/\1/p' $D/mover)
 		t0=$(now)
 		for i in $(seq 25); do
 			echo "BENCH pend period=$p t_us=$(($(now) - t0)) pending=$(st bfq pending) moves=$(st bfq moves) vmalloc_kb=$(vmalloc)"
 			sleep 0.05
 		done
 		wait $io
+		k1=$(sed -n 's/^ticks=\([0-9]*\).*/\1/p' $D/mover)
+		echo "BENCH window period=$p t_us=$(($(now) - t0)) ticks=$((k1 - k0)) $(head -1 $D/windows)"
 		echo 1 > $R/paused
 		t0=$(now)
 		while [ "$(st bfq pending)" != 0 ]; do sleep 0.01; done

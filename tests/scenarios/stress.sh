@@ -120,7 +120,8 @@ cat $D/stats
 [ "$((loop1 - loop0))" -gt 100 ] || fail "looper_main moved only $((loop1 - loop0)) times while its caller never left"
 [ "${watched:-0}" -ge 1 ] || fail "the guard watches no trampoline (watched=$watched)"
 [ "$tamper" = 0 ] || fail "tamper=$tamper: the mover's own writes were reported"
+state_tamper=$(stat state_tamper)
 rmmod rerand_torture || fail "rmmod rerand_torture"
 pending=$(sed -n 's/.*module=rerand_torture .*pending=\([0-9]*\).*/\1/p' $D/stats)
 [ -z "$pending" ] || [ "$pending" = 0 ] || fail "$pending copies still pending after unload"
-echo "SUMMARY: ${SECONDS_TO_RUN}s calls=$calls errors=0 irq_rounds=$irq softirq_rounds=$soft moves=$((m1 - m0)) nap_moves=$nap_moves nap_bodies=$distinct lingering=$lingering looper_moves=$((loop1 - loop0)) $forge (state_tamper=$(stat state_tamper)); watched=$watched tamper=0; hooks: $atomics, $(mvr hooks_insns) instructions, $(mvr hooks_dmb) dmb"
+echo "SUMMARY: ${SECONDS_TO_RUN}s calls=$calls errors=0 irq_rounds=$irq softirq_rounds=$soft moves=$((m1 - m0)) nap_moves=$nap_moves nap_bodies=$distinct lingering=$lingering looper_moves=$((loop1 - loop0)) $forge (state_tamper=$state_tamper); watched=$watched tamper=0; hooks: $atomics, $(mvr hooks_insns) instructions, $(mvr hooks_dmb) dmb"

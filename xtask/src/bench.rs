@@ -240,6 +240,17 @@ fn mover_breakdown(l: &Lines) -> String {
 }
 
 /// The `BENCH ...` lines of one VM run, as key=value maps.
+/// Exposure windows of the copies dropped during one period's I/O
+/// (debugfs `rerand/windows`): publication to the period that drops them.
+struct Window {
+    period: String,
+    copies: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    ticks_per_s: f64,
+}
+
 struct Lines(Vec<(String, BTreeMap<String, String>, String)>);
 
 impl Lines {
@@ -975,6 +986,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
     // Pending over time, drain, memory.
     let mut pend_series = Vec::new();
     let mut pend_rows = Vec::new();
+    let mut windows = Vec::new();
     let mut vmalloc_peak: f64 = 0.0;
     for p in ["10", "1"] {
         let pts: Vec<&BTreeMap<String, String>> = l2
@@ -1013,6 +1025,19 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
             rate / randomized,
         ));
         pend_series.push((format!("period {p} ms"), series));
+        if let Some(w) = l2
+            .of("window")
+            .find(|m| m.get("period").map(String::as_str) == Some(p))
+        {
+            windows.push(Window {
+                period: p.to_string(),
+                copies: num(w, "copies"),
+                p50_ms: num(w, "p50_us") / 1e3,
+                p99_ms: num(w, "p99_us") / 1e3,
+                max_ms: num(w, "max_us") / 1e3,
+                ticks_per_s: num(w, "ticks") / (num(w, "t_us") / 1e6),
+            });
+        }
     }
     let vmalloc_base = pend_rows.iter().map(|r| r.5).fold(f64::INFINITY, f64::min);
 
@@ -1306,6 +1331,19 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
             ])
         })
         .collect();
+    let windows_json: Vec<J> = windows
+        .iter()
+        .map(|w| {
+            obj(vec![
+                ("period_ms", s(w.period.clone())),
+                ("copies", jn(w.copies)),
+                ("p50_ms", jn(w.p50_ms)),
+                ("p99_ms", jn(w.p99_ms)),
+                ("max_ms", jn(w.max_ms)),
+                ("mover_ticks_per_s", jn(w.ticks_per_s)),
+            ])
+        })
+        .collect();
     let json = obj(vec![
         ("machine", obj(machine)),
         ("loadavg_at_end", s(load_after.clone())),
@@ -1354,6 +1392,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
                 ("call_loop_moves", jn(loop_moves)),
                 ("call_loop_insn_per_move", jn(loop_insn_per_move)),
                 ("pending", J::A(pend_json)),
+                ("exposure_windows", J::A(windows_json)),
             ]),
         ),
         (
@@ -1517,11 +1556,18 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
         )
     });
     md.push_str(&mover_breakdown(&ic[0]));
-    md.push_str("While dd writes through bfq (icount, smp 2). A period shorter than a jiffy (4 ms at HZ=250) waits for the next tick; each function's old copy must drain (grace period, polled once per period) before it moves again. Old-copy lifetime = mean pending / moves per second (Little's law).\n\n| period | moves/s | moves per function per s | mean pending | old-copy lifetime | drain after pause |\n|---|---|---|---|---|---|\n");
+    md.push_str("While dd writes through bfq (icount, smp 2). The period is kept by an hrtimer, so a period shorter than a jiffy (4 ms at HZ=250) means what it says, as far as the mover keeps up (mover ticks per second below); each old copy is kept while an era that may run it is open (grace periods, polled once per period). Old-copy lifetime = mean pending / moves per second (Little's law).\n\n| period | moves/s | moves per function per s | mean pending | old-copy lifetime | drain after pause |\n|---|---|---|---|---|---|\n");
     for r in &pend_rows {
         md.push_str(&format!(
             "| {} ms | {:.0} | {:.1} | {:.1} of {} | {:.1} ms | {:.1} ms |\n",
             r.0, r.1, r.6, r.2, randomized, r.3, r.4
+        ));
+    }
+    md.push_str("\nExposure window: how long a body address stays executable once published, i.e. from the retargeting that makes a copy current to the period that drops it (its last era proved quiet; its bytes become traps, or its arena is unmapped, in that period). Per copy dropped during the I/O (debugfs `rerand/windows`, 250 us buckets; a percentile is its bucket's upper end).\n\n| period | mover ticks/s | copies | p50 | p99 | max |\n|---|---|---|---|---|---|\n");
+    for w in &windows {
+        md.push_str(&format!(
+            "| {} ms | {:.0} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms |\n",
+            w.period, w.ticks_per_s, w.copies, w.p50_ms, w.p99_ms, w.max_ms
         ));
     }
     md.push_str(&format!(
