@@ -127,7 +127,7 @@ HOOK_START(add_pause_list)
 	get_this_cpu_offset x10
 	add	x10, x15, x10			/* this CPU's counters */
 1:	ldr	x13, [x10, #CTR_EPOCH]
-	ubfiz	x12, x13, #3, #ERA_BITS		/* ticket: era * 8 */
+	ubfiz	x12, x13, #3, #ERA_BITS		/* era * 8 */
 	add	x17, x10, x12			/* &lock[era] */
 	/*
 	 * No barrier after it: the mover pays for the ordering, with an IPI
