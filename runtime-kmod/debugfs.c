@@ -31,7 +31,7 @@ static int rr_stats_show(struct seq_file *sf, void *unused)
 		held = 0;
 		lingering = 0;
 		for (i = 0; i < m->nfuncs; i++) {
-			pending += rr_has_old(&m->funcs[i]);
+			pending += !!rr_old_copies(&m->funcs[i]);
 			pinned += m->funcs[i].pinned;
 			held += m->funcs[i].held;
 			lingering += m->funcs[i].lingering;
@@ -67,15 +67,6 @@ static int rr_mover_show(struct seq_file *sf, void *unused)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(rr_mover);
-
-static unsigned int rr_old_copies(const struct rr_func *f)
-{
-	unsigned int k, n = 0;
-
-	for (k = 0; k < RR_OLDS; k++)
-		n += !!f->old[k].copy.body;
-	return n;
-}
 
 /* The windows' percentile @pct, in microseconds (a bucket's upper end). */
 static u64 rr_window_pct(unsigned int pct)
@@ -154,7 +145,7 @@ static int rr_module_show(struct seq_file *sf, void *unused)
 			   ALIGN_DOWN(f->fx->rec->trampoline + f->fx->rec->call_offset,
 				      8),
 			   f->watched, rr_guard_intact(m, f), f->tamper,
-			   f->state_tamper, f->era, f->eras_open, rr_old_copies(f));
+			   f->state_tamper, rr_era(f), f->eras_open, rr_old_copies(f));
 	}
 	mutex_unlock(&rr_lock);
 	return 0;

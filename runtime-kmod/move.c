@@ -260,13 +260,13 @@ static void *rr_alloc_at_random(struct rr_module *m, unsigned long size)
 	return p;
 }
 
-/* A free era for @f's next move (the one after f->era first), or -1. */
+/* A free era for @f's next move (the one after the current first), or -1. */
 static int rr_free_era(const struct rr_func *f)
 {
 	unsigned int k, idx;
 
 	for (k = 1; k < RR_ERAS; k++) {
-		idx = (f->era + k) % RR_ERAS;
+		idx = (rr_era(f) + k) % RR_ERAS;
 		if (!(f->eras_open & BIT(idx)))
 			return idx;
 	}
@@ -283,14 +283,14 @@ static struct rr_old *rr_free_old(struct rr_func *f)
 	return NULL;
 }
 
-bool rr_has_old(const struct rr_func *f)
+/* Old copies of @f not yet freed (debugfs: pending, old_copies=). */
+unsigned int rr_old_copies(const struct rr_func *f)
 {
-	unsigned int k;
+	unsigned int k, n = 0;
 
 	for (k = 0; k < RR_OLDS; k++)
-		if (f->old[k].copy.body)
-			return true;
-	return false;
+		n += !!f->old[k].copy.body;
+	return n;
 }
 
 /* Every old copy of @f goes: its module is gone, or never ran (main.c). */
@@ -510,7 +510,7 @@ static void rr_published(struct rr_module *m, struct rr_func *f)
 		*o = (struct rr_old){ .copy = f->cur, .eras = f->cur_eras };
 	f->cur = f->next;
 	f->cur.published_ns = ktime_get_ns();
-	f->cur_eras = BIT(f->era);
+	f->cur_eras = BIT(rr_era(f));
 	f->cur_bl = f->next_bl;
 	rr_guard_retargeted(m, f);
 	memset(&f->next, 0, sizeof(f->next));
@@ -540,11 +540,10 @@ static void rr_begin_eras(void)
 			idx = rr_free_era(f);	/* rr_can_move() saw one */
 			if (WARN_ON_ONCE(idx < 0))
 				continue;
-			f->waited[f->era] = 0;
-			f->era = idx;
+			f->waited[rr_era(f)] = 0;
+			f->epoch = (f->epoch / RR_ERAS + 1) * RR_ERAS + idx;
 			f->eras_open |= BIT(idx);
 			f->cur_eras |= BIT(idx);
-			f->epoch = (((f->epoch >> 2) + 1) << 2) | idx;
 			rr_set_epoch(f);
 		}
 	}
@@ -562,7 +561,7 @@ void rr_restart_grace(struct rr_func *f)
 	lockdep_assert_held(&rr_lock);
 	for (k = 0; k < RR_OLDS; k++)
 		if (f->old[k].copy.body)
-			f->old[k].eras |= BIT(f->era);
+			f->old[k].eras |= BIT(rr_era(f));
 }
 
 /*
@@ -806,9 +805,10 @@ static void rr_publish_all(void)
  * function (pause.c, rr_fence()): each ended era still open is checked;
  * one found quiet lets go of the old copies it kept.
  */
-static u8 rr_ended_eras(const struct rr_module *m, const struct rr_func *f)
+static unsigned long rr_ended_eras(const struct rr_module *m,
+				   const struct rr_func *f)
 {
-	return m->frozen ? 0 : f->eras_open & ~BIT(f->era);
+	return m->frozen ? 0 : f->eras_open & ~BIT(rr_era(f));
 }
 
 /* Nobody is left in @f's era @idx: it is free, and so are its copies. */
@@ -847,22 +847,31 @@ static void rr_era_quiet(struct rr_module *m, struct rr_func *f,
 	}
 }
 
+static void rr_check_writers(void);
+
+/*
+ * After rr_check_writers(), always: a kprobe prepared before a
+ * retargeting saved the `bl` to a copy this round may drop, and its hits
+ * run that copy (the coexist scenario crashed in a freed one when the
+ * end-of-period round went without it). It also decides which functions
+ * are held, before any copy is built.
+ */
 static void rr_grace_round(void)
 {
 	struct rr_module *m;
+	unsigned long ended;
 	bool any = false;
 	unsigned int i, idx;
-	u8 ended;
 
+	rr_check_writers();
 	list_for_each_entry(m, &rr_modules, node) {
 		for (i = 0; i < m->nfuncs; i++) {
 			struct rr_func *f = &m->funcs[i];
 
 			ended = rr_ended_eras(m, f);
-			for (idx = 0; idx < RR_ERAS; idx++)
-				if (ended & BIT(idx))
-					f->grace_unlocks[idx] = rr_unlocks(f, idx);
-			any |= ended;
+			for_each_set_bit(idx, &ended, RR_ERAS)
+				f->grace_unlocks[idx] = rr_unlocks(f, idx);
+			any |= !!ended;
 		}
 	}
 	if (!any)
@@ -873,9 +882,8 @@ static void rr_grace_round(void)
 			struct rr_func *f = &m->funcs[i];
 
 			ended = rr_ended_eras(m, f);
-			for (idx = 0; idx < RR_ERAS; idx++)
-				if ((ended & BIT(idx)) &&
-				    rr_locks_match(f, idx, f->grace_unlocks[idx]))
+			for_each_set_bit(idx, &ended, RR_ERAS)
+				if (rr_locks_match(f, idx, f->grace_unlocks[idx]))
 					rr_era_quiet(m, f, idx);
 		}
 	}
@@ -893,8 +901,8 @@ static void rr_report_lingering(struct rr_module *m, struct rr_func *f,
 static void rr_count_waits(void)
 {
 	struct rr_module *m;
+	unsigned long ended;
 	unsigned int i, idx;
-	u8 ended;
 
 	list_for_each_entry(m, &rr_modules, node) {
 		for (i = 0; i < m->nfuncs; i++) {
@@ -902,9 +910,7 @@ static void rr_count_waits(void)
 
 			ended = rr_ended_eras(m, f);
 			f->lingering = false;
-			for (idx = 0; idx < RR_ERAS; idx++) {
-				if (!(ended & BIT(idx)))
-					continue;
+			for_each_set_bit(idx, &ended, RR_ERAS) {
 				if (++f->waited[idx] == READ_ONCE(rr_pin_after))
 					rr_report_lingering(m, f, f->waited[idx]);
 				f->lingering |= f->waited[idx] >=
@@ -1002,7 +1008,6 @@ static void rr_tick(struct work_struct *work)
 	/* Before anything acts on the state (vault.c); it may undo a pause. */
 	rr_check_state();
 	moving = !READ_ONCE(rr_paused);
-	rr_check_writers();
 	/* Grace periods first (they free old copies), then the new copies. */
 	rr_grace_round();
 	rr_count_waits();
@@ -1033,13 +1038,8 @@ static void rr_tick(struct work_struct *work)
 		/*
 		 * The eras that just ended, at once: a function nobody was in
 		 * drops its previous copy in this period rather than the next,
-		 * which takes a period off every exposure window. Other writers
-		 * first, as at the start of the period: a kprobe prepared
-		 * before the retargeting saved the `bl` to the copy about to
-		 * be dropped, and its hits run that copy (the coexist scenario
-		 * crashed in a freed one without this).
+		 * which takes a period off every exposure window.
 		 */
-		rr_check_writers();
 		rr_grace_round();
 		rr_poison_dropped();
 		rr_profile.ns_advance += ktime_get_ns() - t4;
@@ -1058,5 +1058,5 @@ const char *rr_state_name(const struct rr_func *f)
 		return "held";
 	if (f->lingering)
 		return "lingering";
-	return rr_has_old(f) ? "draining" : "idle";
+	return rr_old_copies(f) ? "draining" : "idle";
 }

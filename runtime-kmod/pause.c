@@ -177,7 +177,7 @@ bool rr_all_quiet(struct rr_func *f)
 	return rr_locks_all(f) == unlocks;
 }
 
-/* Every CPU's copy of f->epoch: new callers count in era f->era. */
+/* Every CPU's copy of f->epoch: new callers count in era rr_era(f). */
 void rr_set_epoch(struct rr_func *f)
 {
 	unsigned int cpu;

@@ -125,8 +125,7 @@ struct rr_func {
 	bool next_landed;	/* next_bl read back under stop_machine() */
 	bool era_due;		/* published: begin a new era after the fence */
 	/* Mover only, under rr_lock; each CPU's counters copy the epoch. */
-	unsigned long epoch;	/* eras begun << 2 | era */
-	unsigned int era;	/* the index callers count in now */
+	unsigned long epoch;	/* eras begun << 2 | era (rr_era()) */
 	u8 eras_open;		/* begun and not yet proved quiet, era included */
 	unsigned int waited[RR_ERAS];	/* periods since each open era ended */
 	unsigned long grace_unlocks[RR_ERAS];	/* first halves of the check */
@@ -243,6 +242,12 @@ unsigned long rr_locks_all(struct rr_func *f);
 bool rr_all_quiet(struct rr_func *f);
 void rr_set_epoch(struct rr_func *f);
 
+/* The era new callers of @f count in: the epoch's low bits. */
+static inline unsigned int rr_era(const struct rr_func *f)
+{
+	return f->epoch % RR_ERAS;
+}
+
 /* The word of @f's trampoline that decides where its calls go. */
 static inline void *rr_call_word(const struct rr_func *f)
 {
@@ -284,7 +289,7 @@ void rr_mover_stop(void);
 void rr_mover_reschedule(void);
 void rr_free_copy(struct rr_copy *c);
 void rr_restart_grace(struct rr_func *f);
-bool rr_has_old(const struct rr_func *f);
+unsigned int rr_old_copies(const struct rr_func *f);
 void rr_free_olds(struct rr_func *f);
 void rr_region(const struct rr_module *m, unsigned long *lo,
 	       unsigned long *hi);

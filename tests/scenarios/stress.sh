@@ -8,8 +8,9 @@
 #  - a thread asleep for 10 s inside t_nap() (the debugfs nap write) does
 #    not stop t_nap from moving: it moves at least 10 times, and its body
 #    address differs in at least 3 samples, while the thread sleeps; then
-#    the thread returns the right result; the never-returning loop function is reported lingering
-#    (an era kept open, with its copies) and keeps moving too;
+#    the thread returns the right result; the never-returning loop
+#    function is reported lingering (an era kept open, with its copies)
+#    and keeps moving too;
 #  - the trampoline guard is on throughout (watched >= 1) and the mover's
 #    own retargeting never counts as tampering (tamper=0);
 #  - the hooks, as the kernel's alternatives patched them, hold no barrier
