@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * rerand table ABI, version 3.
+ * rerand table ABI, version 4.
  *
  * GENERATED from relocator/src/abi.rs by `cargo xtask gen-header`; a test
  * fails if this copy differs. Edit the Rust file, not this one.
@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define RERAND_ABI_VERSION 3
+#define RERAND_ABI_VERSION 4
 #define RERAND_TABLE_MAGIC 0x31424154444e5252ULL /* "RRNDTAB1" */
 #define RERAND_TABLE_SECTION ".rerand.table"
 #define RERAND_SLOTS_SECTION ".data..ro_after_init"
@@ -26,6 +26,13 @@
 
 /* Pseudo relocation: write a NOP at offset (ftrace entry slot). */
 #define RERAND_OP_NOP 0x8001
+/*
+ * Pseudo relocation: the word at offset is a WARN/BUG site (brk #0x800,
+ * RERAND_BUG_BRK, with a __bug_table entry); the runtime gives copies a
+ * brk of its own there.
+ */
+#define RERAND_OP_BUG 0x8002
+#define RERAND_BUG_BRK 0xd4210000U
 
 /*
  * The hooks the trampolines call, exported by rerand.ko. A register

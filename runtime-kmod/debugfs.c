@@ -36,14 +36,14 @@ static int rr_stats_show(struct seq_file *sf, void *unused)
 			held += m->funcs[i].held;
 			lingering += m->funcs[i].lingering;
 		}
-		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u held=%u lingering=%u tamper=%lu period_ms=%u skipped=%lu watched=%u guard_coverage=%u%% guard_distinct=%u fixed_exec_bytes=%lu state_tamper=%lu frozen=%d\n",
+		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u held=%u lingering=%u tamper=%lu period_ms=%u skipped=%lu watched=%u guard_coverage=%u%% guard_distinct=%u fixed_exec_bytes=%lu state_tamper=%lu frozen=%d sites=%u\n",
 			   m->mod->name, m->nfuncs + m->nexcluded, m->nfuncs,
 			   m->nexcluded, m->moves, pending, pinned, held, lingering,
 			   m->tamper,
 			   READ_ONCE(rr_period_ms), m->skipped, m->watched,
 			   m->nfuncs ? m->watched * 100 / m->nfuncs : 0,
 			   m->distinct, rr_fixed_exec_bytes(m), m->state_tamper,
-			   m->frozen);
+			   m->frozen, m->nsites);
 	}
 	mutex_unlock(&rr_lock);
 	return 0;
@@ -53,13 +53,16 @@ DEFINE_SHOW_ATTRIBUTE(rr_stats);
 static int rr_mover_show(struct seq_file *sf, void *unused)
 {
 	mutex_lock(&rr_lock);
-	seq_printf(sf, "ticks=%llu built=%llu ns_advance=%llu ns_prepare=%llu ns_guard=%llu ns_publish=%llu ns_alloc=%llu ns_build=%llu ns_protect=%llu ns_free=%llu poison_hits=%ld forged_tickets=%ld hooks_insns=%u hooks_dmb=%u hooks_dsb=%u hooks_ldxr=%u hooks_stadd=%u\n",
+	seq_printf(sf, "ticks=%llu built=%llu ns_advance=%llu ns_prepare=%llu ns_guard=%llu ns_publish=%llu ns_alloc=%llu ns_build=%llu ns_protect=%llu ns_free=%llu poison_hits=%ld forged_tickets=%ld site_warns=%ld site_bugs=%ld site_unknown=%ld hooks_insns=%u hooks_dmb=%u hooks_dsb=%u hooks_ldxr=%u hooks_stadd=%u\n",
 		   rr_profile.ticks, rr_profile.built, rr_profile.ns_advance,
 		   rr_profile.ns_prepare, rr_profile.ns_guard,
 		   rr_profile.ns_publish, rr_profile.ns_alloc,
 		   rr_profile.ns_build, rr_profile.ns_protect,
 		   rr_profile.ns_free, atomic_long_read(&rr_poison_hits),
 		   atomic_long_read(&rr_forged_tickets),
+		   atomic_long_read(&rr_site_warns),
+		   atomic_long_read(&rr_site_bugs),
+		   atomic_long_read(&rr_site_unknown),
 		   rr_hooks_census.insns, rr_hooks_census.dmb,
 		   rr_hooks_census.dsb, rr_hooks_census.ldxr,
 		   rr_hooks_census.stadd);
@@ -135,7 +138,7 @@ static int rr_module_show(struct seq_file *sf, void *unused)
 		void *tramp = (void *)(unsigned long)f->fx->rec->trampoline;
 
 		/* Raw addresses: the point of the file; root-only. */
-		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu held_periods=%lu poisoned=%d size=%u copy_size=%zu kept=%u orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu state_tamper=%lu era=%u eras=%#x old_copies=%u\n",
+		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu held_periods=%lu poisoned=%d size=%u copy_size=%zu kept=%u orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu state_tamper=%lu era=%u eras=%#x old_copies=%u sites=%u\n",
 			   tramp, (unsigned long)tramp, f->cur.body,
 			   rr_state_name(f), f->moves, f->skipped,
 			   f->held_periods, f->poisoned, f->fx->rec->size,
@@ -145,7 +148,8 @@ static int rr_module_show(struct seq_file *sf, void *unused)
 			   ALIGN_DOWN(f->fx->rec->trampoline + f->fx->rec->call_offset,
 				      8),
 			   f->watched, rr_guard_intact(m, f), f->tamper,
-			   f->state_tamper, rr_era(f), f->eras_open, rr_old_copies(f));
+			   f->state_tamper, rr_era(f), f->eras_open, rr_old_copies(f),
+			   f->fx->nsites);
 	}
 	mutex_unlock(&rr_lock);
 	return 0;

@@ -74,6 +74,12 @@ static const struct {
 	{ "unregister_kernel_break_hook",
 	  (void **)&rr_ksyms.unregister_break_hook },
 	/*
+	 * A WARN/BUG site in a copy is reported from the original's address
+	 * (sites.c), as the kernel's bug_handler() does for the original.
+	 */
+	{ "report_bug", (void **)&rr_ksyms.report_bug },
+	{ "die", (void **)&rr_ksyms.die },
+	/*
 	 * Never called: the only targets the guard accepts for a `bl` in a
 	 * trampoline's second ftrace slot (FTRACE_ADDR, FTRACE_REGS_ADDR,
 	 * or their module PLTs: arch/arm64/kernel/ftrace.c). A kernel

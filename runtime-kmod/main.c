@@ -356,6 +356,7 @@ static void rr_free_funcs(struct rr_module *m)
 		rr_free_copy(&f->next);
 		free_percpu(f->fx->ctr);
 	}
+	rr_sites_release(m);
 	rr_vault_free(m);
 	kvfree(m->funcs);
 	kvfree(m->tramp_image);
@@ -495,12 +496,16 @@ static int rr_coming(struct module *mod)
 		}
 	}
 	if (!ret)
+		ret = rr_sites_claim(m);
+	if (!ret)
 		ret = rr_vault_seal(m);
 	if (!ret)
 		ret = rr_guard_image(m);
 	if (ret) {
 		m->nfuncs = s.next;
+		mutex_lock(&rr_lock);	/* the site numbers are shared */
 		rr_free_funcs(m);
+		mutex_unlock(&rr_lock);
 		return ret;
 	}
 
@@ -636,6 +641,7 @@ static void rr_going(struct module *mod)
 	rr_guard_forget(m);
 	list_del(&m->node);
 	mutex_unlock(&rr_lock);
+	rr_sites_forget(m);	/* its __bug_table goes with it */
 	rr_drain_and_free(m);
 }
 
@@ -676,6 +682,7 @@ static int __init rerand_init(void)
 		return ret;
 	}
 	rr_poison_init();
+	rr_sites_init();
 	rr_hooks_init();
 	rr_mover_start();
 	rr_guard_init();
@@ -711,11 +718,14 @@ static void __exit rerand_exit(void)
 	/* Gone modules whose copies are still entered: the last look. */
 	list_for_each_entry_safe(m, tmp, &rr_gone, node) {
 		list_del(&m->node);
+		mutex_lock(&rr_lock);
 		if (rr_module_quiet(m))
 			rr_free_funcs(m);
 		else
 			rr_leak_module(m);
+		mutex_unlock(&rr_lock);
 	}
+	rr_sites_exit();
 	rr_poison_exit();
 	rr_debugfs_exit();
 }

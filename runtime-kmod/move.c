@@ -442,6 +442,8 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 			rr_skipped(m, f, -EINVAL);
 			continue;
 		}
+		if (f->fx->nsites)
+			rr_sites_mark(f->fx, (u8 *)body);
 		f->next.arena = arena;
 		f->next.body = body;
 		f->next.size = f->fx->max_size;

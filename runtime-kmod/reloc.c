@@ -241,7 +241,7 @@ static __always_inline int put_field(const struct rtype *t, u8 *p,
 
 int rerand_reloc_supported(u32 type)
 {
-	return type == RERAND_OP_NOP || lookup(type);
+	return type == RERAND_OP_NOP || type == RERAND_OP_BUG || lookup(type);
 }
 
 int rerand_reloc_is_pc_relative(u32 type)
@@ -313,6 +313,8 @@ static __always_inline int apply_common(u32 type, u8 *p, u64 place, u64 target)
 	case RERAND_OP_NOP:
 		put_le(p, 4, RERAND_NOP);
 		return 1;
+	case RERAND_OP_BUG:	/* its immediate is the runtime's (sites.c) */
+		return 1;
 	case 282:	/* JUMP26 */
 	case 283:	/* CALL26 */
 		if ((x & 3) || x < -(1LL << 27) || x >= (1LL << 27))
@@ -359,10 +361,13 @@ long rerand_build_copy(u8 *dst, size_t cap, u64 addr, const u8 *pristine,
 			continue;
 		*bad = i;
 		at = relocs[i].offset < size ? relocs[i].offset : size;
-		if (relocs[i].type == RERAND_OP_NOP) {
+		if (relocs[i].type == RERAND_OP_NOP ||
+		    relocs[i].type == RERAND_OP_BUG) {
 			if (size - at < 4 || (place & 3))
 				return -RERAND_EINVAL;
-			put_le(dst + at, 4, RERAND_NOP);
+			/* A WARN/BUG site's immediate is the runtime's (sites.c). */
+			if (relocs[i].type == RERAND_OP_NOP)
+				put_le(dst + at, 4, RERAND_NOP);
 			continue;
 		}
 		t = lookup(relocs[i].type);

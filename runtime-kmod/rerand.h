@@ -25,6 +25,7 @@
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/types.h>
+#include <linux/bug.h>
 #include "rerand_abi.h"
 
 /*
@@ -98,6 +99,8 @@ struct rr_fixed {
 	u8 *tramp_good;		/* the trampoline at MODULE_STATE_COMING */
 	size_t max_size;	/* rerand_copy_max_size() */
 	unsigned int tramp_size;
+	/* Its WARN/BUG sites' numbers, from site_first on (sites.c). */
+	unsigned int site_first, nsites;
 };
 
 /*
@@ -159,6 +162,7 @@ struct rr_module {
 	struct rr_vault *vault;		/* read-only; NULL while loading */
 	struct rr_fixed *loading;	/* writable, until the vault is sealed */
 	unsigned long state_tamper;	/* rr_check_state() findings */
+	unsigned int site_base, nsites;	/* WARN/BUG site numbers (sites.c) */
 	bool frozen;			/* its vault pointer was forged */
 	unsigned long moves;
 	unsigned long skipped;
@@ -208,6 +212,9 @@ struct rr_ksyms {
 					      unsigned long *store,
 					      unsigned int size,
 					      unsigned int skipnr);
+	enum bug_trap_type (*report_bug)(unsigned long bugaddr,
+					 struct pt_regs *regs);
+	void (*die)(const char *str, struct pt_regs *regs, long err);
 	void *ftrace_caller, *ftrace_regs_caller;	/* addresses only */
 	/* Not a symbol: decoded from module_alloc(), see ksyms.c. */
 	unsigned long module_alloc_base;
@@ -319,6 +326,22 @@ void rr_poison_exit(void);
 void rr_poison_originals(void);
 unsigned int rr_kept_bytes(const struct rr_func *f);
 unsigned long rr_fixed_exec_bytes(const struct rr_module *m);
+
+/*
+ * sites.c: WARN/BUG sites in copies. A copy's `brk #0x800` becomes
+ * `brk #(RR_SITE_IMM_BASE + its number)`: a range of BRK immediates no
+ * other hook of 6.1 uses (asm/brk-imm.h: 0x004-0x006, 0x100, 0x400,
+ * 0x401, 0x800, 0x900-0x9ff, 0x8000-0x83ff; poison.c's 0x0e0e).
+ */
+#define RR_SITE_IMM_BASE	0xc000
+#define RR_SITES		0x4000	/* a power of two: the hook's mask */
+extern atomic_long_t rr_site_warns, rr_site_bugs, rr_site_unknown;
+int rr_sites_claim(struct rr_module *m);
+void rr_sites_forget(struct rr_module *m);
+void rr_sites_release(struct rr_module *m);
+void rr_sites_mark(const struct rr_fixed *fx, u8 *copy);
+void rr_sites_init(void);
+void rr_sites_exit(void);
 
 /* vault.c */
 extern bool rr_sealed;

@@ -84,6 +84,8 @@ struct Func {
     ftrace: Vec<u64>,
     /// Alternative sites: (offset, length, replacement has PC-relative relocs).
     alts: Vec<(u64, u64, bool)>,
+    /// WARN/BUG sites (`__bug_table`): offsets of their `brk #0x800`.
+    bugs: Vec<u64>,
 }
 
 impl Func {
@@ -496,6 +498,7 @@ fn collect_functions(_file: &str, b: &Builder, cfg: &Config) -> Vec<Func> {
                 note: None,
                 ftrace: Vec::new(),
                 alts: Vec::new(),
+                bugs: Vec::new(),
             };
             if let Err(why) = special::text_section_verdict(&sec_name) {
                 f.exclude(why);
@@ -671,6 +674,11 @@ fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut 
                         funcs[fi].alts.push((off as u64, orig_len, pcrel));
                     }
                 }
+                Effect::BugSites => {
+                    if off >= 0 {
+                        funcs[fi].bugs.push(off as u64);
+                    }
+                }
                 Effect::Redirect | Effect::KeepBody | Effect::Ours => {}
             }
         }
@@ -705,6 +713,27 @@ fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut 
         }
         if let Some(w) = why {
             f.exclude(w);
+        }
+    }
+    // WARN/BUG sites: the runtime rewrites each `brk #0x800` in copies, so
+    // the word must be one (the kernel's own check, in report_bug(), is by
+    // address only).
+    for f in funcs.iter_mut() {
+        let body: &[u8] = match &b.sections.get(f.section).data {
+            SectionData::Data(d) => d,
+            _ => &[],
+        };
+        let bad = f.bugs.iter().copied().find(|&o| {
+            o % 4 != 0
+                || body
+                    .get(o as usize..o as usize + 4)
+                    .map(|w| u32::from_le_bytes(w.try_into().unwrap()))
+                    != Some(abi::BUG_BRK)
+        });
+        if let Some(o) = bad {
+            f.exclude(format!(
+                "__bug_table names +{o:#x}, which is not a `brk #0x800`"
+            ));
         }
     }
 }
@@ -1161,6 +1190,10 @@ fn emit(
                 }
             }
         }
+        let mut bugs = f.bugs.clone();
+        bugs.sort_unstable();
+        bugs.dedup();
+        recs.extend(bugs.into_iter().map(|o| (o, abi::OP_BUG, None, 0)));
         recs.sort_by_key(|r| (r.0, r.1));
         let mut flags = 0;
         if nslots > 0 {

@@ -19,6 +19,11 @@ pub enum Effect {
     /// `__patchable_function_entries`: ftrace entry slots. Keep, and record
     /// `OP_NOP` for each slot so copies start without an ftrace call.
     FtraceEntries,
+    /// `__bug_table`: keep (the kernel looks WARN/BUG sites up by the
+    /// original's PC, and the runtime reports a copy's site as the
+    /// original), and record `OP_BUG` for each site so copies get a BRK the
+    /// runtime handles.
+    BugSites,
     /// `.altinstructions`: keep; alternative sites overlapping a
     /// place-dependent relocation or with relocated replacement code
     /// exclude the function.
@@ -53,10 +58,7 @@ const TABLE: &[(Match, Effect)] = &[
         Match::Exact("__ex_table"),
         Effect::KeepAndExclude("referenced by __ex_table (fixups are looked up by PC)"),
     ),
-    (
-        Match::Exact("__bug_table"),
-        Effect::KeepAndExclude("referenced by __bug_table (BUG/WARN sites are looked up by PC)"),
-    ),
+    (Match::Exact("__bug_table"), Effect::BugSites),
     (
         Match::Exact("__jump_table"),
         Effect::KeepAndExclude(
@@ -137,6 +139,7 @@ mod tests {
             Effect::FtraceEntries
         );
         assert!(matches!(effect_of("__ex_table"), Effect::KeepAndExclude(_)));
+        assert_eq!(effect_of("__bug_table"), Effect::BugSites);
         assert_eq!(effect_of(".rodata"), Effect::Redirect);
         assert_eq!(effect_of(".text.foo"), Effect::Redirect);
         assert!(text_section_verdict(".text.foo").is_ok());

@@ -36,16 +36,26 @@ pub const EXCLUDED_SECTION: &str = ".note.rerand.excluded";
 
 /// "RRNDTAB1" read as a little-endian u64.
 pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"RRNDTAB1");
+/// 4: [`OP_BUG`] records: bodies with WARN/BUG sites move (a version-3
+/// runtime would copy their `brk #0x800`, which the kernel cannot find).
 /// 3: the slot is read-only after init and both hooks take it (see
 /// [`ENTER_HOOK`]); the ticket lives in the trampoline's frame. 2: the
 /// hooks took the slot in x9 and returned a ticket in x9 (a writable
 /// `enter` pointer in the slot); version 1 trampolines called them as C
 /// functions.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// Pseudo relocation type: write a NOP at `offset` (an ftrace entry slot,
 /// which in the pristine snapshot may hold `mov x9, x30`).
 pub const OP_NOP: u32 = 0x8001;
+/// Pseudo relocation type: the word at `offset` is a WARN/BUG site, a
+/// `brk #0x800` ([`BUG_BRK`]) with a `__bug_table` entry, which the kernel
+/// looks up by PC. The copy builder leaves it; the runtime gives each copy
+/// a `brk` of its own naming the site, so that the report is the
+/// original's.
+pub const OP_BUG: u32 = 0x8002;
+/// `brk #0x800` (`BUG_BRK_IMM`, arch/arm64/include/asm/brk-imm.h).
+pub const BUG_BRK: u32 = 0xd421_0000 | (0x800 << 5);
 
 /// The function's body starts with `-fpatchable-function-entry` NOPs.
 pub const FUNC_FTRACE_SLOTS: u32 = 1 << 0;
@@ -304,6 +314,13 @@ pub fn c_header() -> String {
 
 /* Pseudo relocation: write a NOP at offset (ftrace entry slot). */
 #define RERAND_OP_NOP 0x{op_nop:x}
+/*
+ * Pseudo relocation: the word at offset is a WARN/BUG site (brk #0x800,
+ * RERAND_BUG_BRK, with a __bug_table entry); the runtime gives copies a
+ * brk of its own there.
+ */
+#define RERAND_OP_BUG 0x{op_bug:x}
+#define RERAND_BUG_BRK 0x{bug_brk:08x}U
 
 /*
  * The hooks the trampolines call, exported by rerand.ko. A register
@@ -381,6 +398,8 @@ struct rerand_slot {{
         tramp = TRAMPOLINE_SECTION,
         excluded = EXCLUDED_SECTION,
         op_nop = OP_NOP,
+        op_bug = OP_BUG,
+        bug_brk = BUG_BRK,
         enter_hook = ENTER_HOOK,
         exit_hook = EXIT_HOOK,
         f_ftrace = FUNC_FTRACE_SLOTS,

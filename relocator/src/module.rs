@@ -128,7 +128,7 @@ impl Section {
 pub struct TableReloc {
     pub offset: u32,
     pub r_type: u32,
-    /// `None` for [`abi::OP_NOP`], which has no target.
+    /// `None` for [`abi::OP_NOP`] and [`abi::OP_BUG`], which have no target.
     pub target: Option<Target>,
 }
 
@@ -517,7 +517,7 @@ impl Module {
                     let at_r = rrecs + j * abi::RELOC_SIZE as u64;
                     let r = RelocRecord::read(&bytes[at_r as usize..])
                         .ok_or_else(|| format!("{tag}: relocation #{j} truncated"))?;
-                    let target = if r.r#type == abi::OP_NOP {
+                    let target = if r.r#type == abi::OP_NOP || r.r#type == abi::OP_BUG {
                         None
                     } else {
                         Some(pointer(at_r + abi::offsets::RELOC_TARGET, "target")?)
@@ -753,6 +753,8 @@ impl Module {
 pub fn reloc_name(r_type: u32) -> String {
     if r_type == abi::OP_NOP {
         "ftrace-NOP".into()
+    } else if r_type == abi::OP_BUG {
+        "WARN/BUG-site".into()
     } else {
         reloc::type_name(r_type)
     }

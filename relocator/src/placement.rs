@@ -19,7 +19,7 @@
 //! Relocations are processed in table order and the first failure ends the
 //! build, so the error (and its index) is deterministic.
 
-use crate::abi::{RelocRecord, OP_NOP};
+use crate::abi::{RelocRecord, OP_BUG, OP_NOP};
 use crate::reloc::{self, ErrorKind, RelocError};
 use std::fmt;
 
@@ -33,7 +33,7 @@ pub const VENEER_BR_X16: u32 = 0xd61f_0200;
 
 /// Whether [`build_copy`] can handle a relocation of this type.
 pub fn supported(r_type: u32) -> bool {
-    r_type == OP_NOP || reloc::lookup(r_type).is_some()
+    r_type == OP_NOP || r_type == OP_BUG || reloc::lookup(r_type).is_some()
 }
 
 /// Whether the type's value changes when the body moves.
@@ -119,14 +119,18 @@ pub fn build_copy(
                 target: r.target,
             },
         };
-        if r.r#type == OP_NOP {
+        if r.r#type == OP_NOP || r.r#type == OP_BUG {
             if size - at < 4 {
                 return Err(fail(ErrorKind::Truncated));
             }
             if !place.is_multiple_of(4) {
                 return Err(fail(ErrorKind::MisalignedPlace));
             }
-            out[at..at + 4].copy_from_slice(&NOP.to_le_bytes());
+            // A WARN/BUG site keeps its word here: the immediate the runtime
+            // gives it is chosen at load, not by the table.
+            if r.r#type == OP_NOP {
+                out[at..at + 4].copy_from_slice(&NOP.to_le_bytes());
+            }
             continue;
         }
         let bytes = &mut out[at..size];

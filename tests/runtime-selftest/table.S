@@ -137,7 +137,7 @@ st_nap_real_end:
 st_table:
 	.quad	0x31424154444e5252	/* RERAND_TABLE_MAGIC */
 	.quad	st_table		/* self_addr */
-	.long	3, 72, 40, 16		/* version, header/func/reloc sizes */
+	.long	4, 72, 40, 16		/* version (RERAND_ABI_VERSION), header/func/reloc sizes */
 	.long	5, 6, 0, 0		/* nfuncs, nrelocs, nexcluded, flags */
 	.quad	st_funcs, st_relocs, st_slots
 st_funcs:

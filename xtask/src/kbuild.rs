@@ -190,6 +190,7 @@ pub fn test_modules() -> Vec<(PathBuf, Linker)> {
         (t.join("rerand-host"), Linker::Plain),
         (t.join("test_driver"), Linker::Rerand),
         (t.join("torture"), Linker::Rerand),
+        (t.join("sites"), Linker::Rerand),
         (t.join("runtime-selftest"), Linker::Plain),
         (t.join("annotated"), Linker::RerandOnlyAnnotated),
         (t.join("annotated-auto"), Linker::Rerand),

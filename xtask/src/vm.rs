@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 const EXIT_MARKER: &str = "RERAND-VM-EXIT";
 
 /// Console lines that make a run fail whatever the script returned.
-const FAILURE_PATTERNS: &[&str] = &[
+pub const FAILURE_PATTERNS: &[&str] = &[
     "Internal error:",
     "Unable to handle kernel",
     "Kernel panic",

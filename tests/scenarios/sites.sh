@@ -1,0 +1,97 @@
+#!/bin/sh
+# Sites: functions with WARN/BUG sites (__bug_table) move, and a WARN or a
+# BUG raised in a copy is the original's. rerand.ko and rerand_sites are
+# loaded; one caller thread per CPU, a softirq timer and a hard-irq hrtimer
+# call s_warn_once(), s_warn() and s_bug() with checked results while
+# bodies move every 1 ms. Pass criteria:
+#  - the three are in the table, each with its site (sites=1), and move;
+#  - WARN_ON_ONCE fired 3 times from each context (9 calls): reported once,
+#    as the kernel reports the original ("WARNING: CPU: ... at
+#    <file>:<line> s_warn_once_real+off [rerand_sites]", "pc :" the same),
+#    and every call returned the fired result;
+#  - WARN_ON fired 3 times from each context: 9 reports, each naming
+#    s_warn_real; the functions keep moving afterwards;
+#  - the runtime's break hook saw exactly those 18 traps (site_warns=18)
+#    and no unknown site number;
+#  - BUG() in a copy (s_bug from a kthread): one "kernel BUG at" with the
+#    original's file and line, one "Internal error: Oops - BUG" with
+#    "pc : s_bug_real+"; the kthread dies, everything else goes on: the
+#    callers keep making rounds with zero wrong results, s_bug keeps
+#    moving.
+# The harness accepts those WARNING and Oops lines (and no others) for
+# this scenario: every console line it treats as a failure must name
+# rerand_sites or be the one "Oops - BUG", or be the kernel's own aftermath
+# of any BUG() on arm64 6.1: the task dies inside the debug exception
+# (el1_dbg() -> ct_nmi_enter() -> brk handler -> die(), for the kernel's
+# bug_handler() as for ours), so its CPU's NMI nesting count is never
+# undone and ct_kernel_exit() warns once when that CPU next goes idle.
+D=/sys/kernel/debug/rerand
+P=/sys/module/rerand_sites/parameters
+F=/sys/kernel/debug/rerand_sites
+fail() { echo "FAIL: $*"; echo "SUMMARY: failed: $*"; exit 1; }
+fn() { grep "^$1 " $D/rerand_sites; }
+fld() { echo " $2" | sed -n "s/.* $1=\([0-9a-fx]*\).*/\1/p"; }
+mvr() { fld "$1" "$(cat $D/mover)"; }
+count() { dmesg | grep -c "$1"; }
+wait_for() { # param value
+	n=0
+	while [ "$(cat $P/$1)" -lt "$2" ]; do
+		n=$((n + 1)); [ $n -le 100 ] || fail "$1 stayed at $(cat $P/$1), not $2"
+		sleep 0.1
+	done
+}
+
+echo 1 > /sys/module/rerand/parameters/period_ms || fail "cannot set period_ms=1"
+sleep 3
+for f in s_warn_once s_warn s_bug; do
+	line=$(fn $f) || fail "$f is not in the table (it stays put)"
+	[ "$(fld sites "$line")" = 1 ] || fail "$f: sites=$(fld sites "$line"), not 1"
+	[ "$(fld moves "$line")" -ge 100 ] || fail "$f moved only $(fld moves "$line") times in 3 s"
+	echo "$f: $(fld moves "$line") moves, body $(fld body "$line")"
+done
+
+echo "once 3" > $F/fire || fail "cannot fire WARN_ON_ONCE"
+wait_for fired_once 9
+echo "warn 3" > $F/fire || fail "cannot fire WARN_ON"
+wait_for fired_warn 9
+sleep 1
+once=$(count "WARNING: CPU: .* at .*sites_fns.c:[0-9]* s_warn_once_real+0x[0-9a-f]*/0x[0-9a-f]* \[rerand_sites\]")
+warn=$(count "WARNING: CPU: .* at .*sites_fns.c:[0-9]* s_warn_real+0x[0-9a-f]*/0x[0-9a-f]* \[rerand_sites\]")
+pcs=$(count "pc : s_warn_\(once_\)\?real+0x[0-9a-f]*/0x[0-9a-f]* \[rerand_sites\]")
+echo "WARN_ON_ONCE: 9 fired, $once reported; WARN_ON: 9 fired, $warn reported; $pcs pc lines name the function"
+[ "$once" = 1 ] || fail "WARN_ON_ONCE reported $once times, not once"
+[ "$warn" = 9 ] || fail "WARN_ON reported $warn times, not 9"
+[ "$pcs" = 10 ] || fail "$pcs register dumps name the function, not 10"
+[ "$(mvr site_warns)" = 18 ] || fail "the break hook saw site_warns=$(mvr site_warns), not 18"
+[ "$(mvr site_unknown)" = 0 ] || fail "unknown site numbers: $(mvr site_unknown)"
+[ "$(cat $P/errors)" = 0 ] || fail "$(cat $P/errors) wrong results"
+
+m0=$(fld moves "$(fn s_warn)")
+sleep 2
+m1=$(fld moves "$(fn s_warn)")
+[ "$m1" -gt "$m0" ] || fail "s_warn stopped moving after its WARNs ($m0 -> $m1)"
+
+r0=$(cat $P/thread_rounds); h0=$(cat $P/hardirq_rounds); s0=$(cat $P/softirq_rounds)
+b0=$(fld moves "$(fn s_bug)")
+# The bench boots with oops=panic; this oops is the one expected.
+echo 0 > /proc/sys/kernel/panic_on_oops || fail "cannot clear panic_on_oops"
+echo 1 > $F/bug || fail "cannot start the BUG kthread"
+sleep 2
+bugs=$(count "kernel BUG at .*sites_fns.c:[0-9]*!")
+oops=$(count "Internal error: Oops - BUG: ")
+bugpc=$(count "pc : s_bug_real+0x[0-9a-f]*/0x[0-9a-f]* \[rerand_sites\]")
+echo "BUG(): $bugs reported, $oops oops, $bugpc pc lines name s_bug_real"
+[ "$bugs" = 1 ] || fail "BUG reported $bugs times, not once"
+[ "$oops" = 1 ] || fail "$oops oopses, not 1"
+[ "$bugpc" = 1 ] || fail "the oops does not name s_bug_real"
+[ "$(mvr site_bugs)" = 1 ] || fail "site_bugs=$(mvr site_bugs), not 1"
+dmesg | grep -q "s_bug(S_FIRE) returned" && fail "BUG() returned"
+sleep 2
+r1=$(cat $P/thread_rounds); h1=$(cat $P/hardirq_rounds); s1=$(cat $P/softirq_rounds)
+b1=$(fld moves "$(fn s_bug)")
+echo "after the oops: rounds thread $r0 -> $r1, softirq $s0 -> $s1, hardirq $h0 -> $h1; s_bug moves $b0 -> $b1"
+[ "$r1" -gt "$r0" ] && [ "$s1" -gt "$s0" ] && [ "$h1" -gt "$h0" ] ||
+	fail "the callers stopped after the oops"
+[ "$b1" -gt "$b0" ] || fail "s_bug stopped moving after the oops"
+[ "$(cat $P/errors)" = 0 ] || fail "$(cat $P/errors) wrong results"
+echo "SUMMARY: passed: WARN_ON_ONCE once, WARN_ON 9 of 9, BUG oopses naming s_bug_real, $(cat $P/calls) checked calls right, the three moving"

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The moved functions with sites: each is small and busy, as the WARN_ON
+ * paths of a real module are (bfq, ext4, btrfs). noinline: each must be a
+ * body of its own.
+ */
+#include <linux/bug.h>
+#include "sites.h"
+
+noinline u64 s_warn_once(u64 x)
+{
+	if (WARN_ON_ONCE(x == S_FIRE))
+		return x + 2;
+	return x + 1;
+}
+
+noinline u64 s_warn(u64 x)
+{
+	if (WARN_ON(x == S_FIRE))
+		return x * 5;
+	return x * 3;
+}
+
+noinline u64 s_bug(u64 x)
+{
+	BUG_ON(x == S_FIRE);
+	return x ^ 0xbad;
+}
