@@ -12,6 +12,11 @@
  * the functions below is exported; caches_clean_inval_pou(),
  * kick_all_cpus_sync(), stop_machine(), vmalloc_to_page(), vmap(), vunmap(),
  * vfree() and enable_kprobe() are, and are called directly.
+ *
+ * Two unexported functions are probed by name (register_kprobe() resolves
+ * them), never called (sites.c): search_exception_tables(), so that a
+ * fault in a copy finds the copy's fixup, and module_address_lookup(), so
+ * that an address in a copy is named as the original.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

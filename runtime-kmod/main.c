@@ -675,14 +675,16 @@ static int __init rerand_init(void)
 
 	if (ret)
 		return ret;
+	/* Before the notifier: a module's load checks what it registered. */
+	rr_sites_init();
 	rr_debugfs_init();
 	ret = register_module_notifier(&rr_module_nb);
 	if (ret) {
 		rr_debugfs_exit();
+		rr_sites_exit();
 		return ret;
 	}
 	rr_poison_init();
-	rr_sites_init();
 	rr_hooks_init();
 	rr_mover_start();
 	rr_guard_init();
@@ -726,6 +728,9 @@ static void __exit rerand_exit(void)
 		mutex_unlock(&rr_lock);
 	}
 	rr_sites_exit();
+	mutex_lock(&rr_lock);
+	rr_free_retired(true);
+	mutex_unlock(&rr_lock);
 	rr_poison_exit();
 	rr_debugfs_exit();
 }

@@ -146,14 +146,83 @@ static struct rr_arena *rr_drop_copy(struct rr_copy *c)
 	return NULL;
 }
 
-static void rr_free_arena(struct rr_arena *arena)
+/*
+ * Every arena whose copies may run, for rr_copy_of(): added under rr_lock
+ * once its copies are built and executable, before any is published;
+ * removed under rr_lock with its last copy, and freed a grace period
+ * later (rr_arenas_retired), so a reader never sees it freed.
+ */
+static LIST_HEAD(rr_arenas_live);
+static LIST_HEAD(rr_arenas_retired);	/* rr_lock; on their live_node */
+
+/*
+ * The copy holding @addr, from any context (a kprobe or break handler, a
+ * fault), or NULL. Under rcu_read_lock(), which must cover the use of what
+ * it returns. A copy dropped in an arena that lives on is still found (it
+ * is traps by then: nothing executes it).
+ */
+const struct rr_placed *notrace rr_copy_of(unsigned long addr)
 {
-	if (arena->ndropped)
-		list_del(&arena->dropped_node);
+	const struct rr_arena *a;
+	unsigned int lo, hi, mid;
+
+	list_for_each_entry_rcu(a, &rr_arenas_live, live_node) {
+		if (addr - (unsigned long)a->area >= a->size)
+			continue;
+		/* The last copy starting at or below @addr. */
+		lo = 0;
+		hi = a->nplaced;
+		while (hi - lo > 1) {
+			mid = lo + (hi - lo) / 2;
+			if (a->placed[mid].body <= addr)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		if (!a->nplaced || a->placed[lo].body > addr ||
+		    addr - a->placed[lo].body >= a->placed[lo].room)
+			return NULL;
+		return &a->placed[lo];
+	}
+	return NULL;
+}
+
+NOKPROBE_SYMBOL(rr_copy_of);
+
+static void rr_destroy_arena(struct rr_arena *arena)
+{
 	/* Process context: VM_FLUSH_RESET_PERMS makes vfree() sleep. */
 	vfree(arena->area);
 	kfree(arena->dropped);
 	kfree(arena);
+}
+
+static void rr_free_arena(struct rr_arena *arena)
+{
+	if (arena->ndropped)
+		list_del(&arena->dropped_node);
+	list_del_rcu(&arena->live_node);
+	arena->gp_cookie = get_state_synchronize_rcu();
+	list_add_tail(&arena->live_node, &rr_arenas_retired);
+}
+
+/*
+ * Frees the retired arenas whose grace period has ended (every period;
+ * never blocks), or, with @all, every one after waiting for it (a module
+ * or the runtime going). Under rr_lock.
+ */
+void rr_free_retired(bool all)
+{
+	struct rr_arena *arena, *tmp;
+
+	if (all && !list_empty(&rr_arenas_retired))
+		synchronize_rcu();
+	list_for_each_entry_safe(arena, tmp, &rr_arenas_retired, live_node) {
+		if (!all && !poll_state_synchronize_rcu(arena->gp_cookie))
+			break;	/* in order: later ones are not due either */
+		list_del(&arena->live_node);
+		rr_destroy_arena(arena);
+	}
 }
 
 /*
@@ -396,8 +465,10 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 	t0 = ktime_get_ns();
 	arena = n ? kzalloc(sizeof(*arena), GFP_KERNEL) : NULL;
 	if (arena) {
-		arena->dropped = kmalloc_array(n, sizeof(*arena->dropped),
+		arena->dropped = kmalloc_array(n, sizeof(*arena->dropped) +
+					       sizeof(*arena->placed),
 					       GFP_KERNEL);
+		arena->placed = (struct rr_placed *)(arena->dropped + n);
 		arena->area = arena->dropped ? rr_alloc_at_random(m, size) : NULL;
 		arena->size = size;
 	}
@@ -444,9 +515,21 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		}
 		if (f->fx->nsites)
 			rr_sites_mark(f->fx, (u8 *)body);
+		if (f->fx->nex) {
+			/* Traps up to the translated exception entries. */
+			memset32((u32 *)(body + len), RR_POISON_INSN,
+				 (f->fx->ex_at - len) / 4);
+			rr_sites_mark_ex(f->fx, (u8 *)body);
+			len = f->fx->max_size;
+		}
 		f->next.arena = arena;
 		f->next.body = body;
 		f->next.size = f->fx->max_size;
+		arena->placed[arena->nplaced++] = (struct rr_placed) {
+			.body = body, .orig = r->body, .size = r->size,
+			.room = f->fx->max_size, .ex_at = f->fx->ex_at,
+			.nex = f->fx->nex,
+		};
 		arena->users++;
 		built++;
 		cursor = body + len;
@@ -468,11 +551,11 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 				rr_skipped(m, f, -EPERM);
 			}
 		}
-		/* Process context: VM_FLUSH_RESET_PERMS makes vfree() sleep. */
-		vfree(arena->area);
-		kfree(arena->dropped);
-		kfree(arena);
+		rr_destroy_arena(arena);	/* never on rr_arenas_live */
 		built = 0;
+	} else {
+		/* Built and executable: rr_copy_of() may find its copies. */
+		list_add_rcu(&arena->live_node, &rr_arenas_live);
 	}
 	rr_profile.ns_alloc += t1 - t0;
 	rr_profile.ns_build += t2 - t1;
@@ -1015,6 +1098,7 @@ static void rr_tick(struct work_struct *work)
 	rr_count_waits();
 	rr_poison_dropped();
 	rr_poison_originals();
+	rr_free_retired(false);
 	t1 = ktime_get_ns();
 	if (moving)
 		list_for_each_entry(m, &rr_modules, node)

@@ -54,7 +54,24 @@ struct rr_dropped {
 	unsigned long body, size;
 };
 
-/* The copies one module got in one period (move.c), under rr_lock. */
+/*
+ * A copy built in an arena, for rr_copy_of(): self-contained, so that it
+ * outlives its module's vault (a leaked copy's arena is never freed).
+ */
+struct rr_placed {
+	unsigned long body;	/* the copy */
+	unsigned long orig;	/* the original body it is a copy of */
+	u32 size;		/* the body's bytes (rerand_func.size) */
+	u32 room;		/* all it owns from body (rr_fixed.max_size) */
+	u32 ex_at, nex;		/* its translated exception entries */
+};
+
+/*
+ * The copies one module got in one period (move.c), under rr_lock but for
+ * what rr_copy_of() reads: area, size, nplaced and placed[], written
+ * before the arena is put on the RCU list rr_arenas_live, and freed only a
+ * grace period after it left the list.
+ */
 struct rr_arena {
 	void *area;		/* vmalloc'ed pages, read-only and executable */
 	unsigned long size;
@@ -63,6 +80,10 @@ struct rr_arena {
 	struct list_head dropped_node;	/* on rr_arenas_dropped if ndropped */
 	unsigned int ndropped;
 	struct rr_dropped *dropped;	/* room for every copy built in it */
+	struct list_head live_node;	/* on rr_arenas_live (RCU) */
+	unsigned int nplaced;
+	struct rr_placed *placed;	/* in address order; after dropped[] */
+	unsigned long gp_cookie;	/* left the list: free after this GP */
 };
 
 /* One body: the original in the module's text, or a copy. */
@@ -101,6 +122,12 @@ struct rr_fixed {
 	unsigned int tramp_size;
 	/* Its WARN/BUG sites' numbers, from site_first on (sites.c). */
 	unsigned int site_first, nsites;
+	/*
+	 * Its entries of the module's (sorted) exception table, and where a
+	 * copy holds them translated to itself: copy + ex_at (sites.c).
+	 */
+	const struct exception_table_entry *ex;
+	unsigned int nex, ex_at;
 };
 
 /*
@@ -295,6 +322,8 @@ void rr_mover_start(void);
 void rr_mover_stop(void);
 void rr_mover_reschedule(void);
 void rr_free_copy(struct rr_copy *c);
+const struct rr_placed *rr_copy_of(unsigned long addr);
+void rr_free_retired(bool all);
 void rr_restart_grace(struct rr_func *f);
 unsigned int rr_old_copies(const struct rr_func *f);
 void rr_free_olds(struct rr_func *f);
@@ -336,10 +365,12 @@ unsigned long rr_fixed_exec_bytes(const struct rr_module *m);
 #define RR_SITE_IMM_BASE	0xc000
 #define RR_SITES		0x4000	/* a power of two: the hook's mask */
 extern atomic_long_t rr_site_warns, rr_site_bugs, rr_site_unknown;
+extern atomic_long_t rr_site_fixups, rr_site_names;
 int rr_sites_claim(struct rr_module *m);
 void rr_sites_forget(struct rr_module *m);
 void rr_sites_release(struct rr_module *m);
 void rr_sites_mark(const struct rr_fixed *fx, u8 *copy);
+void rr_sites_mark_ex(const struct rr_fixed *fx, u8 *copy);
 void rr_sites_init(void);
 void rr_sites_exit(void);
 

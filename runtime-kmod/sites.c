@@ -15,6 +15,18 @@
  * address and pc, so the report, the ONCE flag (in the one bug_entry every
  * copy shares), the taint and the oops are exactly the original's.
  *
+ * Exception-table entries (uaccess fixups) are found by PC as well
+ * (search_exception_tables(), from the fault handler). arm64's entries are
+ * PC-relative and 6.1's fixups lie in the function itself, so each copy
+ * carries its function's entries translated to itself, after its code
+ * (read-only with it), and a kprobe on search_exception_tables() returns
+ * the copy's entry for a PC in a copy: the kernel's own fixup handler
+ * then runs it. A kprobe on module_address_lookup() names an address in a
+ * copy as the same offset in the original (`foo_real+off [module]`), so
+ * every symbolized address in a report, a backtrace frame in a copy
+ * included, reads as it would without rerand, and no copy address is
+ * printed.
+ *
  * The numbers are rr_site_bug[]'s indices: claimed under rr_lock at
  * MODULE_STATE_COMING, before any copy exists, and given back when the
  * module's last copy is freed (rr_free_funcs()). The break hook reads the
@@ -25,6 +37,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/bug.h>
+#include <linux/extable.h>
 #include <linux/kprobes.h>
 #include <linux/ratelimit.h>
 #include <asm/unaligned.h>
@@ -39,6 +52,9 @@ static DECLARE_BITMAP(rr_site_reporting, RR_SITES);
 atomic_long_t rr_site_warns = ATOMIC_LONG_INIT(0);
 atomic_long_t rr_site_bugs = ATOMIC_LONG_INIT(0);
 atomic_long_t rr_site_unknown = ATOMIC_LONG_INIT(0);
+atomic_long_t rr_site_fixups = ATOMIC_LONG_INIT(0);
+atomic_long_t rr_site_names = ATOMIC_LONG_INIT(0);
+static bool rr_fixups_on;	/* the search_exception_tables() kprobe */
 
 static u32 rr_site_brk(unsigned int number)
 {
@@ -81,6 +97,64 @@ static const struct rr_fixed *rr_body_at(const struct rr_module *m,
 	return NULL;
 }
 
+static unsigned long rr_ex_insn(const struct exception_table_entry *e)
+{
+	return (unsigned long)&e->insn + e->insn;
+}
+
+static unsigned long rr_ex_fixup(const struct exception_table_entry *e)
+{
+	return (unsigned long)&e->fixup + e->fixup;
+}
+
+/*
+ * Each moved body's entries of the module's exception table (sorted by
+ * the loader: a body's are contiguous), checked to have their fixup in the
+ * body too, and room after each copy's code for them, translated.
+ */
+static int rr_claim_extable(struct rr_module *m)
+{
+	const struct module *mod = m->mod;
+	unsigned int i, k;
+
+	for (i = 0; i < m->nfuncs; i++) {
+		struct rr_fixed *fx = &m->loading[i];
+		unsigned long lo = fx->rec->body, size = fx->rec->size;
+
+		fx->ex = NULL;
+		fx->nex = 0;
+		for (k = 0; k < mod->num_exentries; k++) {
+			const struct exception_table_entry *e = &mod->extable[k];
+
+			if (rr_ex_insn(e) - lo >= size)
+				continue;
+			if (rr_ex_fixup(e) - lo >= size) {
+				pr_err_ratelimited("refusing %s: the fixup of %pS is outside its function (built by an older rerand-ld?)\n",
+						   mod->name, (void *)rr_ex_insn(e));
+				return -EINVAL;
+			}
+			if (fx->ex && e != fx->ex + fx->nex) {
+				pr_err_ratelimited("refusing %s: its exception table is not sorted\n",
+						   mod->name);
+				return -EINVAL;
+			}
+			if (!fx->ex)
+				fx->ex = e;
+			fx->nex++;
+		}
+		if (!fx->nex)
+			continue;
+		if (!rr_fixups_on) {
+			pr_err_ratelimited("refusing %s: %ps has uaccess fixups, and the probe that finds them in copies is not registered\n",
+					   mod->name, (void *)(unsigned long)fx->rec->trampoline);
+			return -EOPNOTSUPP;
+		}
+		fx->ex_at = ALIGN(fx->max_size, sizeof(u32));
+		fx->max_size = fx->ex_at + fx->nex * sizeof(*fx->ex);
+	}
+	return 0;
+}
+
 /*
  * Checks @m's WARN/BUG sites against the module's own __bug_table and
  * numbers them: every OP_BUG record is a `brk #0x800` the kernel knows, and
@@ -93,6 +167,7 @@ int rr_sites_claim(struct rr_module *m)
 	const struct module *mod = m->mod;
 	unsigned int i, k, n = 0, first;
 	unsigned long at;
+	int ret;
 
 	for (i = 0; i < m->nfuncs; i++) {
 		struct rr_fixed *fx = &m->loading[i];
@@ -134,6 +209,9 @@ int rr_sites_claim(struct rr_module *m)
 			return -EINVAL;
 		}
 	}
+	ret = rr_claim_extable(m);
+	if (ret)
+		return ret;
 	m->nsites = n;
 	if (!n)
 		return 0;
@@ -196,6 +274,95 @@ void rr_sites_mark(const struct rr_fixed *fx, u8 *copy)
 			put_unaligned_le32(rr_site_brk(fx->site_first + j++),
 					   copy + fx->relocs[k].offset);
 }
+
+/*
+ * Writes @fx's exception entries after the copy at @copy (still
+ * writable), each pointing at the same instruction and fixup in the copy
+ * as the module's entry does in the original.
+ */
+void rr_sites_mark_ex(const struct rr_fixed *fx, u8 *copy)
+{
+	struct exception_table_entry *e = (void *)(copy + fx->ex_at);
+	unsigned long delta = (unsigned long)copy - fx->rec->body;
+	unsigned int k;
+
+	for (k = 0; k < fx->nex; k++) {
+		const struct exception_table_entry *o = &fx->ex[k];
+
+		e[k].insn = rr_ex_insn(o) + delta - (unsigned long)&e[k].insn;
+		e[k].fixup = rr_ex_fixup(o) + delta - (unsigned long)&e[k].fixup;
+		e[k].type = o->type;
+		e[k].data = o->data;
+	}
+}
+
+/*
+ * search_exception_tables(addr), at its entry: for @addr in a copy, the
+ * copy's own entry is the answer, and the function returns it at once
+ * (the pre-handler skips the body: pc = lr, x0 = the entry). The entry is
+ * in the copy's arena, which lives while the faulting caller is counted
+ * in the copy. Otherwise the kernel searches as always.
+ */
+static int notrace rr_fixup_lookup(struct kprobe *p, struct pt_regs *regs)
+{
+	unsigned long addr = regs->regs[0];
+	const struct exception_table_entry *e, *hit = NULL;
+	const struct rr_placed *c;
+	unsigned int k;
+
+	rcu_read_lock();
+	c = rr_copy_of(addr);
+	if (c && c->nex) {
+		e = (const void *)(c->body + c->ex_at);
+		for (k = 0; k < c->nex && !hit; k++)
+			if (rr_ex_insn(&e[k]) == addr)
+				hit = &e[k];
+	}
+	rcu_read_unlock();
+	if (!hit)
+		return 0;
+	atomic_long_inc(&rr_site_fixups);
+	regs->regs[0] = (unsigned long)hit;
+	instruction_pointer_set(regs, procedure_link_pointer(regs));
+	return 1;
+}
+
+NOKPROBE_SYMBOL(rr_fixup_lookup);
+
+/*
+ * module_address_lookup(addr, ...), at its entry: an address in a copy's
+ * body is looked up as the same offset in the original. A copy's veneers
+ * and entries have no name; they stay as they are.
+ */
+static int notrace rr_name_lookup(struct kprobe *p, struct pt_regs *regs)
+{
+	unsigned long addr = regs->regs[0];
+	const struct rr_placed *c;
+
+	rcu_read_lock();
+	c = rr_copy_of(addr);
+	if (c && addr - c->body < c->size) {
+		regs->regs[0] = c->orig + (addr - c->body);
+		atomic_long_inc(&rr_site_names);
+	}
+	rcu_read_unlock();
+	return 0;
+}
+
+NOKPROBE_SYMBOL(rr_name_lookup);
+
+/* Probed, never called: see ksyms.c's list. */
+static struct kprobe rr_fixup_kp = {
+	.symbol_name = "search_exception_tables",
+	.pre_handler = rr_fixup_lookup,
+};
+
+static struct kprobe rr_name_kp = {
+	.symbol_name = "module_address_lookup",
+	.pre_handler = rr_name_lookup,
+};
+
+static bool rr_names_on;
 
 static DEFINE_RATELIMIT_STATE(rr_site_rs, 5 * HZ, 4);
 
@@ -266,10 +433,26 @@ static struct break_hook rr_site_hook = {
 
 void rr_sites_init(void)
 {
+	int err;
+
 	rr_ksyms.register_break_hook(&rr_site_hook);
+	err = register_kprobe(&rr_fixup_kp);
+	rr_fixups_on = !err;
+	if (err)
+		pr_warn("cannot probe search_exception_tables (%d): modules with uaccess fixups in moved functions are refused\n",
+			err);
+	err = register_kprobe(&rr_name_kp);
+	rr_names_on = !err;
+	if (err)
+		pr_warn("cannot probe module_address_lookup (%d): addresses in copies print raw\n",
+			err);
 }
 
 void rr_sites_exit(void)
 {
+	if (rr_names_on)
+		unregister_kprobe(&rr_name_kp);
+	if (rr_fixups_on)
+		unregister_kprobe(&rr_fixup_kp);
 	rr_ksyms.unregister_break_hook(&rr_site_hook);
 }

@@ -633,6 +633,34 @@ fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut 
             SectionData::Data(d) => d,
             _ => &[],
         };
+        if effect == Effect::ExTable {
+            // Entry -> (insn, fixup), each (section, offset).
+            let mut entries: HashMap<u64, [Option<(usize, i64)>; 2]> = HashMap::new();
+            for r in rels {
+                let field = match r.r_offset % 12 {
+                    0 => 0,
+                    4 => 1,
+                    _ => continue,
+                };
+                entries.entry(r.r_offset / 12).or_default()[field] =
+                    resolve(b, r.symbol, r.r_addend);
+            }
+            for [insn, fixup] in entries.into_values() {
+                let body = |x: Option<(usize, i64)>| x.and_then(|(sec, _)| body_of.get(sec));
+                let (bi, bf) = (body(insn), body(fixup));
+                if let Some(fi) = bi.filter(|&fi| Some(fi) != bf) {
+                    funcs[fi].exclude(
+                        "a uaccess fixup (__ex_table) outside its own body, which a copy cannot reach",
+                    );
+                }
+                if let Some(fi) = bf.filter(|&fi| Some(fi) != bi) {
+                    funcs[fi].exclude(
+                        "holds the uaccess fixup (__ex_table) of another function's instruction, which jumps into the original",
+                    );
+                }
+            }
+            continue;
+        }
         for r in rels {
             let Some((sec, off)) = resolve(b, r.symbol, r.r_addend) else {
                 continue;
@@ -679,7 +707,7 @@ fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut 
                         funcs[fi].bugs.push(off as u64);
                     }
                 }
-                Effect::Redirect | Effect::KeepBody | Effect::Ours => {}
+                Effect::Redirect | Effect::KeepBody | Effect::Ours | Effect::ExTable => {}
             }
         }
     }

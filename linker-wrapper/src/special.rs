@@ -24,6 +24,11 @@ pub enum Effect {
     /// original), and record `OP_BUG` for each site so copies get a BRK the
     /// runtime handles.
     BugSites,
+    /// `__ex_table` (struct exception_table_entry: PC-relative `insn` at
+    /// +0, `fixup` at +4, 12 bytes): keep; the runtime gives each copy the
+    /// entries translated to itself. A fixup outside the faulting
+    /// instruction's own body excludes the function that holds it.
+    ExTable,
     /// `.altinstructions`: keep; alternative sites overlapping a
     /// place-dependent relocation or with relocated replacement code
     /// exclude the function.
@@ -54,10 +59,7 @@ const TABLE: &[(Match, Effect)] = &[
         Effect::FtraceEntries,
     ),
     (Match::Exact(".altinstructions"), Effect::Alternatives),
-    (
-        Match::Exact("__ex_table"),
-        Effect::KeepAndExclude("referenced by __ex_table (fixups are looked up by PC)"),
-    ),
+    (Match::Exact("__ex_table"), Effect::ExTable),
     (Match::Exact("__bug_table"), Effect::BugSites),
     (
         Match::Exact("__jump_table"),
@@ -138,7 +140,11 @@ mod tests {
             effect_of("__patchable_function_entries"),
             Effect::FtraceEntries
         );
-        assert!(matches!(effect_of("__ex_table"), Effect::KeepAndExclude(_)));
+        assert_eq!(effect_of("__ex_table"), Effect::ExTable);
+        assert!(matches!(
+            effect_of("__jump_table"),
+            Effect::KeepAndExclude(_)
+        ));
         assert_eq!(effect_of("__bug_table"), Effect::BugSites);
         assert_eq!(effect_of(".rodata"), Effect::Redirect);
         assert_eq!(effect_of(".text.foo"), Effect::Redirect);

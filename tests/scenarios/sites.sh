@@ -1,6 +1,7 @@
 #!/bin/sh
-# Sites: functions with WARN/BUG sites (__bug_table) move, and a WARN or a
-# BUG raised in a copy is the original's. rerand.ko and rerand_sites are
+# Sites: functions the kernel looks up by PC move: WARN/BUG sites
+# (__bug_table), whose report from a copy is the original's, and uaccess
+# fixups (__ex_table), which a fault in a copy finds. rerand.ko and rerand_sites are
 # loaded; one caller thread per CPU, a softirq timer and a hard-irq hrtimer
 # call s_warn_once(), s_warn() and s_bug() with checked results while
 # bodies move every 1 ms. Pass criteria:
@@ -13,6 +14,13 @@
 #    s_warn_real; the functions keep moving afterwards;
 #  - the runtime's break hook saw exactly those 18 traps (site_warns=18)
 #    and no unknown site number;
+#  - every backtrace frame in a copy is named as the original
+#    ("round_of_real+off [rerand_sites]"): no raw address in any report;
+#  - s_peek() and s_poke() (get_user/put_user) are in the table with their
+#    fixups (fixups=1) and move; 10 debugfs writes make 1000 rounds each of
+#    a good read (the right value) and two accesses to an unmapped user
+#    address (-EFAULT, value zeroed, no oops): 20000 faults in copies,
+#    found by the copies' own entries (site_fixups=), zero wrong results;
 #  - BUG() in a copy (s_bug from a kthread): one "kernel BUG at" with the
 #    original's file and line, one "Internal error: Oops - BUG" with
 #    "pc : s_bug_real+"; the kthread dies, everything else goes on: the
@@ -46,9 +54,27 @@ sleep 3
 for f in s_warn_once s_warn s_bug; do
 	line=$(fn $f) || fail "$f is not in the table (it stays put)"
 	[ "$(fld sites "$line")" = 1 ] || fail "$f: sites=$(fld sites "$line"), not 1"
-	[ "$(fld moves "$line")" -ge 100 ] || fail "$f moved only $(fld moves "$line") times in 3 s"
+	[ "$(fld moves "$line")" -ge 20 ] || fail "$f moved only $(fld moves "$line") times in 3 s"
 	echo "$f: $(fld moves "$line") moves, body $(fld body "$line")"
 done
+
+for f in s_peek s_poke; do
+	line=$(fn $f) || fail "$f is not in the table (it stays put)"
+	[ "$(fld fixups "$line")" = 1 ] || fail "$f: fixups=$(fld fixups "$line"), not 1"
+	[ "$(fld moves "$line")" -ge 20 ] || fail "$f moved only $(fld moves "$line") times in 3 s"
+done
+p0=$(fld moves "$(fn s_peek)")
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	echo 0123456789abcdef > $F/uaccess || fail "uaccess write $i failed"
+	sleep 0.1
+done
+p1=$(fld moves "$(fn s_peek)")
+faults=$(cat $P/uaccess_faults); fixups=$(mvr site_fixups)
+echo "uaccess: $faults faults returned -EFAULT, $fixups found in copies' entries; s_peek moved $p0 -> $p1 meanwhile"
+[ "$faults" = 20000 ] || fail "uaccess_faults=$faults, not 20000"
+[ "$fixups" -ge 19000 ] || fail "only $fixups of 20000 faults were fixed up from a copy"
+[ "$p1" -gt "$p0" ] || fail "s_peek did not move during the uaccess rounds"
+[ "$(cat $P/errors)" = 0 ] || fail "$(cat $P/errors) wrong results in the uaccess rounds"
 
 echo "once 3" > $F/fire || fail "cannot fire WARN_ON_ONCE"
 wait_for fired_once 9
@@ -64,6 +90,11 @@ echo "WARN_ON_ONCE: 9 fired, $once reported; WARN_ON: 9 fired, $warn reported; $
 [ "$pcs" = 10 ] || fail "$pcs register dumps name the function, not 10"
 [ "$(mvr site_warns)" = 18 ] || fail "the break hook saw site_warns=$(mvr site_warns), not 18"
 [ "$(mvr site_unknown)" = 0 ] || fail "unknown site numbers: $(mvr site_unknown)"
+raw=$(dmesg | grep -c "^\[ *[0-9.]*\]  0x[0-9a-f]*$")
+copyframes=$(count "^\[ *[0-9.]*\]  round_of_real+0x[0-9a-f]*/0x[0-9a-f]* \[rerand_sites\]")
+echo "backtraces: $copyframes frames of round_of named, $raw raw addresses, site_names=$(mvr site_names)"
+[ "$raw" = 0 ] || fail "$raw backtrace frames print a raw address"
+[ "$copyframes" -ge 10 ] || fail "only $copyframes frames name round_of_real"
 [ "$(cat $P/errors)" = 0 ] || fail "$(cat $P/errors) wrong results"
 
 m0=$(fld moves "$(fn s_warn)")
@@ -94,4 +125,4 @@ echo "after the oops: rounds thread $r0 -> $r1, softirq $s0 -> $s1, hardirq $h0 
 	fail "the callers stopped after the oops"
 [ "$b1" -gt "$b0" ] || fail "s_bug stopped moving after the oops"
 [ "$(cat $P/errors)" = 0 ] || fail "$(cat $P/errors) wrong results"
-echo "SUMMARY: passed: WARN_ON_ONCE once, WARN_ON 9 of 9, BUG oopses naming s_bug_real, $(cat $P/calls) checked calls right, the three moving"
+echo "SUMMARY: passed: WARN_ON_ONCE once, WARN_ON 9 of 9, BUG oopses naming s_bug_real, frames in copies named, 20000 uaccess faults fixed up in copies, $(cat $P/calls) checked calls right, all moving"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Functions the kernel looks up by PC, which must move all the same: WARN
- * and BUG sites (__bug_table). Each returns a closed form of its argument
+ * and BUG sites (__bug_table), uaccess fixups (__ex_table). Each returns a closed form of its argument
  * that the caller checks, and takes the "fire" path only for S_FIRE.
  */
 #ifndef RERAND_SITES_H
@@ -15,5 +15,8 @@
 u64 s_warn_once(u64 x);	/* WARN_ON_ONCE(x == S_FIRE); x + 1 (x + 2 fired) */
 u64 s_warn(u64 x);	/* WARN_ON(x == S_FIRE); x * 3 (x * 5 fired) */
 u64 s_bug(u64 x);	/* BUG_ON(x == S_FIRE); x ^ 0xbad */
+/* get_user()/put_user(): __ex_table sites, a fault returns -EFAULT. */
+int s_peek(const u64 __user *p, u64 *v);
+int s_poke(u64 __user *p, u64 v);
 
 #endif /* RERAND_SITES_H */

@@ -5,6 +5,7 @@
  * body of its own.
  */
 #include <linux/bug.h>
+#include <linux/uaccess.h>
 #include "sites.h"
 
 noinline u64 s_warn_once(u64 x)
@@ -25,4 +26,14 @@ noinline u64 s_bug(u64 x)
 {
 	BUG_ON(x == S_FIRE);
 	return x ^ 0xbad;
+}
+
+noinline int s_peek(const u64 __user *p, u64 *v)
+{
+	return get_user(*v, p);
+}
+
+noinline int s_poke(u64 __user *p, u64 v)
+{
+	return put_user(v, p);
 }

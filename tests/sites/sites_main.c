@@ -9,6 +9,10 @@
  * rounds, so WARN_ON_ONCE and WARN_ON fire in copies, from each context.
  * debugfs rerand_sites/bug, any write: a kthread calls s_bug(S_FIRE), a
  * BUG() in a copy; the kthread dies in the oops.
+ * debugfs rerand_sites/uaccess, a write of at least 8 bytes: 1000 times,
+ * s_peek() reads them back from the writer's buffer, and s_peek() and
+ * s_poke() at an unmapped user address must return -EFAULT (a fault in a
+ * copy that the copy's own fixup handles).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -30,6 +34,7 @@ static atomic_long_t errors = ATOMIC_LONG_INIT(0);
 static atomic_long_t fired_once = ATOMIC_LONG_INIT(0);
 static atomic_long_t fired_warn = ATOMIC_LONG_INIT(0);
 static atomic_long_t rounds[NCTX];
+static atomic_long_t uaccess_faults = ATOMIC_LONG_INIT(0);
 static atomic_t pending_once[NCTX], pending_warn[NCTX];
 
 static int get_counter(char *buf, const struct kernel_param *kp)
@@ -46,6 +51,8 @@ module_param_cb(fired_once, &counter_ops, &fired_once, 0444);
 MODULE_PARM_DESC(fired_once, "calls that took s_warn_once()'s WARN_ON_ONCE");
 module_param_cb(fired_warn, &counter_ops, &fired_warn, 0444);
 MODULE_PARM_DESC(fired_warn, "calls that took s_warn()'s WARN_ON");
+module_param_cb(uaccess_faults, &counter_ops, &uaccess_faults, 0444);
+MODULE_PARM_DESC(uaccess_faults, "user accesses that faulted and returned -EFAULT");
 module_param_cb(thread_rounds, &counter_ops, &rounds[CTX_THREAD], 0444);
 MODULE_PARM_DESC(thread_rounds, "rounds made from the caller threads");
 module_param_cb(softirq_rounds, &counter_ops, &rounds[CTX_SOFTIRQ], 0444);
@@ -175,6 +182,36 @@ static const struct file_operations bug_fops = {
 	.write = bug_write,
 };
 
+/* Mapped in no process: above the first page, below TASK_SIZE. */
+#define S_UNMAPPED ((u64 __user *)0x10000)
+
+static ssize_t uaccess_write(struct file *f, const char __user *buf,
+			     size_t len, loff_t *pos)
+{
+	u64 want, got;
+	int i;
+
+	if (len < sizeof(want))
+		return -EINVAL;
+	if (copy_from_user(&want, buf, sizeof(want)))
+		return -EFAULT;
+	for (i = 0; i < 1000; i++) {
+		got = ~want;
+		CHECK(s_peek((const u64 __user *)buf, &got) == 0 && got == want);
+		got = 1;
+		CHECK(s_peek(S_UNMAPPED, &got) == -EFAULT && got == 0);
+		CHECK(s_poke(S_UNMAPPED, want) == -EFAULT);
+		atomic_long_add(2, &uaccess_faults);
+		cond_resched();
+	}
+	return len;
+}
+
+static const struct file_operations uaccess_fops = {
+	.owner = THIS_MODULE,
+	.write = uaccess_write,
+};
+
 static void stop_all(void)
 {
 	unsigned int i;
@@ -200,6 +237,7 @@ static int __init sites_init(void)
 	dir = debugfs_create_dir("rerand_sites", NULL);
 	debugfs_create_file("fire", 0200, dir, NULL, &fire_fops);
 	debugfs_create_file("bug", 0200, dir, NULL, &bug_fops);
+	debugfs_create_file("uaccess", 0200, dir, NULL, &uaccess_fops);
 	timer_setup(&soft_timer, soft_timer_fn, 0);
 	mod_timer(&soft_timer, jiffies + 1);
 	hrtimer_init(&hard_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
@@ -224,4 +262,4 @@ static void __exit sites_exit(void)
 module_init(sites_init);
 module_exit(sites_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("rerand: moved functions with WARN/BUG sites, checked");
+MODULE_DESCRIPTION("rerand: moved functions with WARN/BUG sites and uaccess fixups, checked");
