@@ -53,7 +53,7 @@ DEFINE_SHOW_ATTRIBUTE(rr_stats);
 static int rr_mover_show(struct seq_file *sf, void *unused)
 {
 	mutex_lock(&rr_lock);
-	seq_printf(sf, "ticks=%llu built=%llu ns_advance=%llu ns_prepare=%llu ns_guard=%llu ns_publish=%llu ns_alloc=%llu ns_build=%llu ns_protect=%llu ns_free=%llu poison_hits=%ld forged_tickets=%ld site_warns=%ld site_bugs=%ld site_unknown=%ld site_fixups=%ld site_names=%ld hooks_insns=%u hooks_dmb=%u hooks_dsb=%u hooks_ldxr=%u hooks_stadd=%u\n",
+	seq_printf(sf, "ticks=%llu built=%llu ns_advance=%llu ns_prepare=%llu ns_guard=%llu ns_publish=%llu ns_alloc=%llu ns_build=%llu ns_protect=%llu ns_free=%llu poison_hits=%ld forged_tickets=%ld site_warns=%ld site_bugs=%ld site_unknown=%ld site_fixups=%ld site_names=%ld site_toggles=%ld hooks_insns=%u hooks_dmb=%u hooks_dsb=%u hooks_ldxr=%u hooks_stadd=%u\n",
 		   rr_profile.ticks, rr_profile.built, rr_profile.ns_advance,
 		   rr_profile.ns_prepare, rr_profile.ns_guard,
 		   rr_profile.ns_publish, rr_profile.ns_alloc,
@@ -65,6 +65,7 @@ static int rr_mover_show(struct seq_file *sf, void *unused)
 		   atomic_long_read(&rr_site_unknown),
 		   atomic_long_read(&rr_site_fixups),
 		   atomic_long_read(&rr_site_names),
+		   atomic_long_read(&rr_site_toggles),
 		   rr_hooks_census.insns, rr_hooks_census.dmb,
 		   rr_hooks_census.dsb, rr_hooks_census.ldxr,
 		   rr_hooks_census.stadd);
@@ -140,7 +141,7 @@ static int rr_module_show(struct seq_file *sf, void *unused)
 		void *tramp = (void *)(unsigned long)f->fx->rec->trampoline;
 
 		/* Raw addresses: the point of the file; root-only. */
-		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu held_periods=%lu poisoned=%d size=%u copy_size=%zu kept=%u orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu state_tamper=%lu era=%u eras=%#x old_copies=%u sites=%u fixups=%u\n",
+		seq_printf(sf, "%ps trampoline=0x%016lx body=0x%016lx state=%s moves=%lu skipped=%lu held_periods=%lu poisoned=%d size=%u copy_size=%zu kept=%u orig=0x%016llx call=0x%016llx watch=0x%016llx guarded=%d intact=%d tamper=%lu state_tamper=%lu era=%u eras=%#x old_copies=%u sites=%u fixups=%u jumps=%u\n",
 			   tramp, (unsigned long)tramp, f->cur.body,
 			   rr_state_name(f), f->moves, f->skipped,
 			   f->held_periods, f->poisoned, f->fx->rec->size,
@@ -151,7 +152,7 @@ static int rr_module_show(struct seq_file *sf, void *unused)
 				      8),
 			   f->watched, rr_guard_intact(m, f), f->tamper,
 			   f->state_tamper, rr_era(f), f->eras_open, rr_old_copies(f),
-			   f->fx->nsites, f->fx->nex);
+			   f->fx->nsites, f->fx->nex, f->fx->njump);
 	}
 	mutex_unlock(&rr_lock);
 	return 0;

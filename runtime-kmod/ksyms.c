@@ -13,10 +13,12 @@
  * kick_all_cpus_sync(), stop_machine(), vmalloc_to_page(), vmap(), vunmap(),
  * vfree() and enable_kprobe() are, and are called directly.
  *
- * Two unexported functions are probed by name (register_kprobe() resolves
- * them), never called (sites.c): search_exception_tables(), so that a
- * fault in a copy finds the copy's fixup, and module_address_lookup(), so
- * that an address in a copy is named as the original.
+ * Three unexported functions are probed by name (register_kprobe()
+ * resolves them), never called (sites.c): search_exception_tables(), so
+ * that a fault in a copy finds the copy's fixup; module_address_lookup(),
+ * so that an address in a copy is named as the original; and
+ * arch_jump_label_transform_queue() (or arch_jump_label_transform()
+ * without batching), so that a static-key toggle reaches the copies.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -84,6 +86,14 @@ static const struct {
 	 */
 	{ "report_bug", (void **)&rr_ksyms.report_bug },
 	{ "die", (void **)&rr_ksyms.die },
+	/*
+	 * Static-key sites in copies (sites.c): a copy is built with every
+	 * site in its key's state under jump_label_mutex, so that no toggle
+	 * runs between reading the state and the copy being found by the
+	 * toggle's probe.
+	 */
+	{ "jump_label_lock", (void **)&rr_ksyms.jump_label_lock },
+	{ "jump_label_unlock", (void **)&rr_ksyms.jump_label_unlock },
 	/*
 	 * Never called: the only targets the guard accepts for a `bl` in a
 	 * trampoline's second ftrace slot (FTRACE_ADDR, FTRACE_REGS_ADDR,

@@ -153,7 +153,7 @@ static struct rr_arena *rr_drop_copy(struct rr_copy *c)
  * later (rr_arenas_retired), so a reader never sees it freed.
  */
 static LIST_HEAD(rr_arenas_live);
-static LIST_HEAD(rr_arenas_retired);	/* rr_lock; on their live_node */
+static LIST_HEAD(rr_arenas_retired);	/* rr_lock; on their retired_node */
 
 /*
  * The copy holding @addr, from any context (a kprobe or break handler, a
@@ -189,6 +189,26 @@ const struct rr_placed *notrace rr_copy_of(unsigned long addr)
 
 NOKPROBE_SYMBOL(rr_copy_of);
 
+/*
+ * Calls @fn for every copy of the body holding @orig (an address in an
+ * original body), with @orig's offset in it. Under rcu_read_lock().
+ */
+void notrace rr_copies_of(unsigned long orig,
+			  void (*fn)(const struct rr_placed *c,
+				     unsigned long off, void *arg),
+			  void *arg)
+{
+	const struct rr_arena *a;
+	unsigned int i;
+
+	list_for_each_entry_rcu(a, &rr_arenas_live, live_node)
+		for (i = 0; i < a->nplaced; i++)
+			if (orig - a->placed[i].orig < a->placed[i].size)
+				fn(&a->placed[i], orig - a->placed[i].orig, arg);
+}
+
+NOKPROBE_SYMBOL(rr_copies_of);
+
 static void rr_destroy_arena(struct rr_arena *arena)
 {
 	/* Process context: VM_FLUSH_RESET_PERMS makes vfree() sleep. */
@@ -203,7 +223,7 @@ static void rr_free_arena(struct rr_arena *arena)
 		list_del(&arena->dropped_node);
 	list_del_rcu(&arena->live_node);
 	arena->gp_cookie = get_state_synchronize_rcu();
-	list_add_tail(&arena->live_node, &rr_arenas_retired);
+	list_add_tail(&arena->retired_node, &rr_arenas_retired);
 }
 
 /*
@@ -217,10 +237,10 @@ void rr_free_retired(bool all)
 
 	if (all && !list_empty(&rr_arenas_retired))
 		synchronize_rcu();
-	list_for_each_entry_safe(arena, tmp, &rr_arenas_retired, live_node) {
+	list_for_each_entry_safe(arena, tmp, &rr_arenas_retired, retired_node) {
 		if (!all && !poll_state_synchronize_rcu(arena->gp_cookie))
 			break;	/* in order: later ones are not due either */
-		list_del(&arena->live_node);
+		list_del(&arena->retired_node);
 		rr_destroy_arena(arena);
 	}
 }
@@ -489,6 +509,8 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 	 * in the next gap), then the tail.
 	 */
 	cursor = (unsigned long)arena->area;
+	/* No static-key toggle from reading a key's state to listing the arena. */
+	rr_jumps_lock(m);
 	for (i = 0; i < n; i++) {
 		struct rr_func *f = &m->funcs[order[i].func];
 		const struct rerand_func *r = f->fx->rec;
@@ -515,6 +537,8 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		}
 		if (f->fx->nsites)
 			rr_sites_mark(f->fx, (u8 *)body);
+		if (f->fx->njump)
+			rr_sites_mark_jumps(f->fx, (u8 *)body);
 		if (f->fx->nex) {
 			/* Traps up to the translated exception entries. */
 			memset32((u32 *)(body + len), RR_POISON_INSN,
@@ -557,6 +581,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		/* Built and executable: rr_copy_of() may find its copies. */
 		list_add_rcu(&arena->live_node, &rr_arenas_live);
 	}
+	rr_jumps_unlock(m);
 	rr_profile.ns_alloc += t1 - t0;
 	rr_profile.ns_build += t2 - t1;
 	rr_profile.ns_protect += ktime_get_ns() - t2;

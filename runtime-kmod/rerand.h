@@ -26,6 +26,7 @@
 #include <linux/percpu.h>
 #include <linux/types.h>
 #include <linux/bug.h>
+#include <linux/jump_label.h>
 #include "rerand_abi.h"
 
 /*
@@ -81,6 +82,11 @@ struct rr_arena {
 	unsigned int ndropped;
 	struct rr_dropped *dropped;	/* room for every copy built in it */
 	struct list_head live_node;	/* on rr_arenas_live (RCU) */
+	/*
+	 * On rr_arenas_retired once off rr_arenas_live: a node of its own,
+	 * since a reader may still be following live_node.next.
+	 */
+	struct list_head retired_node;
 	unsigned int nplaced;
 	struct rr_placed *placed;	/* in address order; after dropped[] */
 	unsigned long gp_cookie;	/* left the list: free after this GP */
@@ -128,11 +134,15 @@ struct rr_fixed {
 	 */
 	const struct exception_table_entry *ex;
 	unsigned int nex, ex_at;
+	/* Its static-key sites: entries of the module's __jump_table. */
+	const struct jump_entry *const *jumps;
+	unsigned int njump;
 };
 
 /*
  * One vmalloc area per module (vault.c): this header, one struct rr_fixed
- * per function, then every trampoline image and every snapshot. Filled at
+ * per function, the moved bodies' jump entries (grouped by function), then
+ * every trampoline image and every snapshot. Filled at
  * MODULE_STATE_COMING, then read-only (linear alias included) until the
  * module's state is freed; never written again.
  */
@@ -188,6 +198,9 @@ struct rr_module {
 	struct rr_func *funcs;
 	struct rr_vault *vault;		/* read-only; NULL while loading */
 	struct rr_fixed *loading;	/* writable, until the vault is sealed */
+	/* Every moved body's jump entries, grouped by function (sites.c). */
+	const struct jump_entry **loading_jumps;	/* until sealed */
+	unsigned int njumps;
 	unsigned long state_tamper;	/* rr_check_state() findings */
 	unsigned int site_base, nsites;	/* WARN/BUG site numbers (sites.c) */
 	bool frozen;			/* its vault pointer was forged */
@@ -242,6 +255,8 @@ struct rr_ksyms {
 	enum bug_trap_type (*report_bug)(unsigned long bugaddr,
 					 struct pt_regs *regs);
 	void (*die)(const char *str, struct pt_regs *regs, long err);
+	void (*jump_label_lock)(void);
+	void (*jump_label_unlock)(void);
 	void *ftrace_caller, *ftrace_regs_caller;	/* addresses only */
 	/* Not a symbol: decoded from module_alloc(), see ksyms.c. */
 	unsigned long module_alloc_base;
@@ -323,6 +338,10 @@ void rr_mover_stop(void);
 void rr_mover_reschedule(void);
 void rr_free_copy(struct rr_copy *c);
 const struct rr_placed *rr_copy_of(unsigned long addr);
+void rr_copies_of(unsigned long orig,
+		  void (*fn)(const struct rr_placed *c, unsigned long off,
+			     void *arg),
+		  void *arg);
 void rr_free_retired(bool all);
 void rr_restart_grace(struct rr_func *f);
 unsigned int rr_old_copies(const struct rr_func *f);
@@ -365,12 +384,15 @@ unsigned long rr_fixed_exec_bytes(const struct rr_module *m);
 #define RR_SITE_IMM_BASE	0xc000
 #define RR_SITES		0x4000	/* a power of two: the hook's mask */
 extern atomic_long_t rr_site_warns, rr_site_bugs, rr_site_unknown;
-extern atomic_long_t rr_site_fixups, rr_site_names;
+extern atomic_long_t rr_site_fixups, rr_site_names, rr_site_toggles;
 int rr_sites_claim(struct rr_module *m);
 void rr_sites_forget(struct rr_module *m);
 void rr_sites_release(struct rr_module *m);
 void rr_sites_mark(const struct rr_fixed *fx, u8 *copy);
 void rr_sites_mark_ex(const struct rr_fixed *fx, u8 *copy);
+void rr_sites_mark_jumps(const struct rr_fixed *fx, u8 *copy);
+void rr_jumps_lock(const struct rr_module *m);
+void rr_jumps_unlock(const struct rr_module *m);
 void rr_sites_init(void);
 void rr_sites_exit(void);
 

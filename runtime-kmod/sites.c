@@ -27,6 +27,15 @@
  * included, reads as it would without rerand, and no copy address is
  * printed.
  *
+ * Static-key sites (__jump_table, tracepoints among them) are patched by
+ * the kernel in the original only (arch_jump_label_transform_queue(),
+ * under jump_label_mutex). A copy is built, and put where the probe below
+ * finds it, under jump_label_mutex too, with every site in its key's state
+ * then; a kprobe on the transform writes each later toggle into every copy
+ * before the kernel's own patch of the original, so a toggle has reached
+ * every copy when static_key_enable() or _disable() returns (the kernel's
+ * kick_all_cpus_sync() after its batch covers our words too).
+ *
  * The numbers are rr_site_bug[]'s indices: claimed under rr_lock at
  * MODULE_STATE_COMING, before any copy exists, and given back when the
  * module's last copy is freed (rr_free_funcs()). The break hook reads the
@@ -43,6 +52,8 @@
 #include <asm/unaligned.h>
 #include <asm/debug-monitors.h>
 #include "rerand.h"
+#include "reloc.h"
+#include "writers.h"
 
 /* The original site's entry for each number, NULL while unclaimed. */
 static const struct bug_entry *rr_site_bug[RR_SITES];
@@ -54,7 +65,9 @@ atomic_long_t rr_site_bugs = ATOMIC_LONG_INIT(0);
 atomic_long_t rr_site_unknown = ATOMIC_LONG_INIT(0);
 atomic_long_t rr_site_fixups = ATOMIC_LONG_INIT(0);
 atomic_long_t rr_site_names = ATOMIC_LONG_INIT(0);
+atomic_long_t rr_site_toggles = ATOMIC_LONG_INIT(0);
 static bool rr_fixups_on;	/* the search_exception_tables() kprobe */
+static bool rr_toggles_on;	/* the jump-label transform kprobe */
 
 static u32 rr_site_brk(unsigned int number)
 {
@@ -156,6 +169,60 @@ static int rr_claim_extable(struct rr_module *m)
 }
 
 /*
+ * Each moved body's static-key sites: the module's jump entries whose
+ * code lies in it (their targets too: rerand-ld excludes a function whose
+ * branch leaves it), grouped by function for the vault.
+ */
+static int rr_claim_jumps(struct rr_module *m)
+{
+	const struct module *mod = m->mod;
+	const struct jump_entry *e;
+	unsigned int i, k, n = 0;
+
+	m->njumps = 0;
+	for (k = 0; k < mod->num_jump_entries; k++) {
+		e = &mod->jump_entries[k];
+		for (i = 0; i < m->nfuncs; i++) {
+			const struct rerand_func *r = m->loading[i].rec;
+
+			if (jump_entry_code(e) - r->body >= r->size)
+				continue;
+			if (jump_entry_target(e) - r->body >= r->size) {
+				pr_err_ratelimited("refusing %s: the static-key branch at %pS leaves its function (built by an older rerand-ld?)\n",
+						   mod->name, (void *)jump_entry_code(e));
+				return -EINVAL;
+			}
+			n++;
+		}
+	}
+	if (!n)
+		return 0;
+	if (!rr_toggles_on) {
+		pr_err_ratelimited("refusing %s: it has static-key sites in moved functions, and the probe that follows toggles into copies is not registered\n",
+				   mod->name);
+		return -EOPNOTSUPP;
+	}
+	m->loading_jumps = kvmalloc_array(n, sizeof(*m->loading_jumps),
+					  GFP_KERNEL);
+	if (!m->loading_jumps)
+		return -ENOMEM;
+	for (i = 0; i < m->nfuncs; i++) {
+		struct rr_fixed *fx = &m->loading[i];
+
+		fx->jumps = m->loading_jumps + m->njumps;
+		fx->njump = 0;
+		for (k = 0; k < mod->num_jump_entries; k++) {
+			e = &mod->jump_entries[k];
+			if (jump_entry_code(e) - fx->rec->body < fx->rec->size) {
+				m->loading_jumps[m->njumps++] = e;
+				fx->njump++;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
  * Checks @m's WARN/BUG sites against the module's own __bug_table and
  * numbers them: every OP_BUG record is a `brk #0x800` the kernel knows, and
  * every site the kernel knows in a moved body has a record (a copy of a site
@@ -210,6 +277,8 @@ int rr_sites_claim(struct rr_module *m)
 		}
 	}
 	ret = rr_claim_extable(m);
+	if (!ret)
+		ret = rr_claim_jumps(m);
 	if (ret)
 		return ret;
 	m->nsites = n;
@@ -296,6 +365,93 @@ void rr_sites_mark_ex(const struct rr_fixed *fx, u8 *copy)
 	}
 }
 
+/* The word a static-key site at @pc holds for @type (arm64 jump_label.c). */
+static u32 rr_jump_insn(unsigned long pc, unsigned long target,
+			enum jump_label_type type)
+{
+	if (type != JUMP_LABEL_JMP)
+		return RERAND_NOP;
+	return 0x14000000U | (u32)(((target - pc) >> 2) & 0x3ffffffU);
+}
+
+/*
+ * Gives the copy at @copy (still writable) each static-key site in its
+ * key's state now; the caller holds jump_label_mutex (rr_jumps_lock()).
+ */
+void rr_sites_mark_jumps(const struct rr_fixed *fx, u8 *copy)
+{
+	unsigned long delta = (unsigned long)copy - fx->rec->body;
+	unsigned int k;
+
+	for (k = 0; k < fx->njump; k++) {
+		const struct jump_entry *e = fx->jumps[k];
+		enum jump_label_type type =
+			static_key_enabled(jump_entry_key(e)) ^
+			jump_entry_is_branch(e);
+		unsigned long pc = jump_entry_code(e) + delta;
+
+		put_unaligned_le32(rr_jump_insn(pc, jump_entry_target(e) + delta,
+						type),
+				   copy + (jump_entry_code(e) - fx->rec->body));
+	}
+}
+
+/* Around building @m's copies and listing them (move.c), if it has sites. */
+void rr_jumps_lock(const struct rr_module *m)
+{
+	if (m->vault && m->njumps)
+		rr_ksyms.jump_label_lock();
+}
+
+void rr_jumps_unlock(const struct rr_module *m)
+{
+	if (m->vault && m->njumps)
+		rr_ksyms.jump_label_unlock();
+}
+
+struct rr_toggle {
+	const struct jump_entry *e;
+	enum jump_label_type type;
+};
+
+static void notrace rr_toggle_copy(const struct rr_placed *c,
+				   unsigned long off, void *arg)
+{
+	const struct rr_toggle *t = arg;
+	unsigned long pc = c->body + off;
+	u32 insn = rr_jump_insn(pc, jump_entry_target(t->e) -
+				jump_entry_code(t->e) + pc, t->type);
+	u32 now = le32_to_cpu(READ_ONCE(*(__le32 *)pc));
+
+	/* A copy dropped and made traps keeps its trap. */
+	if (now == RR_POISON_INSN || now == insn)
+		return;
+	rr_ksyms.patch_text_nosync((void *)pc, insn);
+	atomic_long_inc(&rr_site_toggles);
+}
+
+NOKPROBE_SYMBOL(rr_toggle_copy);
+
+/*
+ * arch_jump_label_transform_queue(entry, type), at its entry, under
+ * jump_label_mutex: the same site in every copy of its body gets the same
+ * state, before the kernel patches the original.
+ */
+static int notrace rr_jump_toggle(struct kprobe *p, struct pt_regs *regs)
+{
+	struct rr_toggle t = {
+		.e = (const void *)regs->regs[0],
+		.type = regs->regs[1],
+	};
+
+	rcu_read_lock();
+	rr_copies_of(jump_entry_code(t.e), rr_toggle_copy, &t);
+	rcu_read_unlock();
+	return 0;
+}
+
+NOKPROBE_SYMBOL(rr_jump_toggle);
+
 /*
  * search_exception_tables(addr), at its entry: for @addr in a copy, the
  * copy's own entry is the answer, and the function returns it at once
@@ -360,6 +516,12 @@ static struct kprobe rr_fixup_kp = {
 static struct kprobe rr_name_kp = {
 	.symbol_name = "module_address_lookup",
 	.pre_handler = rr_name_lookup,
+};
+
+/* The batched transform where the kernel has it (Debian 6.1 does). */
+static struct kprobe rr_jump_kp = {
+	.symbol_name = "arch_jump_label_transform_queue",
+	.pre_handler = rr_jump_toggle,
 };
 
 static bool rr_names_on;
@@ -441,6 +603,17 @@ void rr_sites_init(void)
 	if (err)
 		pr_warn("cannot probe search_exception_tables (%d): modules with uaccess fixups in moved functions are refused\n",
 			err);
+	err = register_kprobe(&rr_jump_kp);
+	if (err) {
+		memset(&rr_jump_kp, 0, sizeof(rr_jump_kp));
+		rr_jump_kp.symbol_name = "arch_jump_label_transform";
+		rr_jump_kp.pre_handler = rr_jump_toggle;
+		err = register_kprobe(&rr_jump_kp);
+	}
+	rr_toggles_on = !err;
+	if (err)
+		pr_warn("cannot probe the jump-label transform (%d): modules with static-key sites in moved functions are refused\n",
+			err);
 	err = register_kprobe(&rr_name_kp);
 	rr_names_on = !err;
 	if (err)
@@ -454,5 +627,7 @@ void rr_sites_exit(void)
 		unregister_kprobe(&rr_name_kp);
 	if (rr_fixups_on)
 		unregister_kprobe(&rr_fixup_kp);
+	if (rr_toggles_on)
+		unregister_kprobe(&rr_jump_kp);
 	rr_ksyms.unregister_break_hook(&rr_site_hook);
 }

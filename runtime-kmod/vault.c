@@ -199,6 +199,8 @@ static void rr_free_loading(struct rr_module *m)
 	}
 	kvfree(m->loading);
 	m->loading = NULL;
+	kvfree(m->loading_jumps);
+	m->loading_jumps = NULL;
 }
 
 /* Frees whichever of the vault and the loading records @m has. */
@@ -222,6 +224,9 @@ int rr_vault_seal(struct rr_module *m)
 	unsigned int i;
 	u8 *p;
 
+	const struct jump_entry **jumps;
+
+	size += m->njumps * sizeof(*jumps);
 	for (i = 0; i < m->nfuncs; i++)
 		size += ALIGN(m->loading[i].tramp_size, 8) +
 			ALIGN(m->loading[i].rec->size, 8);
@@ -237,12 +242,17 @@ int rr_vault_seal(struct rr_module *m)
 	v->mod = m->mod;
 	v->size = size;
 	v->nfuncs = m->nfuncs;
-	p = (u8 *)&v->fx[m->nfuncs];
+	jumps = (const struct jump_entry **)&v->fx[m->nfuncs];
+	if (m->njumps)
+		memcpy(jumps, m->loading_jumps, m->njumps * sizeof(*jumps));
+	p = (u8 *)(jumps + m->njumps);
 	for (i = 0; i < m->nfuncs; i++) {
 		const struct rr_fixed *ld = &m->loading[i];
 		struct rr_fixed *fx = &v->fx[i];
 
 		*fx = *ld;
+		if (ld->njump)
+			fx->jumps = jumps + (ld->jumps - m->loading_jumps);
 		fx->tramp_good = p;
 		memcpy(p, ld->tramp_good, ld->tramp_size);
 		p += ALIGN(ld->tramp_size, 8);

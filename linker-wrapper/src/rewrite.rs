@@ -633,30 +633,36 @@ fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut 
             SectionData::Data(d) => d,
             _ => &[],
         };
-        if effect == Effect::ExTable {
-            // Entry -> (insn, fixup), each (section, offset).
+        if let Some((size, what)) = match effect {
+            Effect::ExTable => Some((12, "uaccess fixup (__ex_table)")),
+            Effect::JumpTable => Some((16, "static-key branch target (__jump_table)")),
+            _ => None,
+        } {
+            // Both tables begin an entry with two PC-relative words: the
+            // site, then where it goes (the fixup, the branch target).
+            // Entry -> (site, destination), each (section, offset).
             let mut entries: HashMap<u64, [Option<(usize, i64)>; 2]> = HashMap::new();
             for r in rels {
-                let field = match r.r_offset % 12 {
+                let field = match r.r_offset % size {
                     0 => 0,
                     4 => 1,
                     _ => continue,
                 };
-                entries.entry(r.r_offset / 12).or_default()[field] =
+                entries.entry(r.r_offset / size).or_default()[field] =
                     resolve(b, r.symbol, r.r_addend);
             }
-            for [insn, fixup] in entries.into_values() {
+            for [site, dest] in entries.into_values() {
                 let body = |x: Option<(usize, i64)>| x.and_then(|(sec, _)| body_of.get(sec));
-                let (bi, bf) = (body(insn), body(fixup));
-                if let Some(fi) = bi.filter(|&fi| Some(fi) != bf) {
-                    funcs[fi].exclude(
-                        "a uaccess fixup (__ex_table) outside its own body, which a copy cannot reach",
-                    );
+                let (bs, bd) = (body(site), body(dest));
+                if let Some(fi) = bs.filter(|&fi| Some(fi) != bd) {
+                    funcs[fi].exclude(format!(
+                        "a {what} outside its own body, which a copy cannot reach"
+                    ));
                 }
-                if let Some(fi) = bf.filter(|&fi| Some(fi) != bi) {
-                    funcs[fi].exclude(
-                        "holds the uaccess fixup (__ex_table) of another function's instruction, which jumps into the original",
-                    );
+                if let Some(fi) = bd.filter(|&fi| Some(fi) != bs) {
+                    funcs[fi].exclude(format!(
+                        "holds the {what} of another function's instruction, which would go into the original"
+                    ));
                 }
             }
             continue;
@@ -707,7 +713,11 @@ fn scan_relocations(file: &str, b: &Builder, funcs: &mut [Func], problems: &mut 
                         funcs[fi].bugs.push(off as u64);
                     }
                 }
-                Effect::Redirect | Effect::KeepBody | Effect::Ours | Effect::ExTable => {}
+                Effect::Redirect
+                | Effect::KeepBody
+                | Effect::Ours
+                | Effect::ExTable
+                | Effect::JumpTable => {}
             }
         }
     }

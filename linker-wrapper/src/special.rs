@@ -29,6 +29,12 @@ pub enum Effect {
     /// entries translated to itself. A fixup outside the faulting
     /// instruction's own body excludes the function that holds it.
     ExTable,
+    /// `__jump_table` (struct jump_entry: PC-relative `code` at +0,
+    /// `target` at +4, key at +8, 16 bytes): keep; the runtime builds each
+    /// copy's sites in their key's current state and follows every toggle
+    /// into the copies. A target outside the site's own body excludes the
+    /// function.
+    JumpTable,
     /// `.altinstructions`: keep; alternative sites overlapping a
     /// place-dependent relocation or with relocated replacement code
     /// exclude the function.
@@ -61,12 +67,7 @@ const TABLE: &[(Match, Effect)] = &[
     (Match::Exact(".altinstructions"), Effect::Alternatives),
     (Match::Exact("__ex_table"), Effect::ExTable),
     (Match::Exact("__bug_table"), Effect::BugSites),
-    (
-        Match::Exact("__jump_table"),
-        Effect::KeepAndExclude(
-            "referenced by __jump_table (static keys patch the original in place)",
-        ),
-    ),
+    (Match::Exact("__jump_table"), Effect::JumpTable),
     (
         Match::Exact(".kprobes.text"),
         Effect::KeepAndExclude("referenced from .kprobes.text"),

@@ -7,6 +7,8 @@
 #include <linux/bug.h>
 #include <linux/uaccess.h>
 #include "sites.h"
+#define CREATE_TRACE_POINTS
+#include "sites_trace.h"
 
 noinline u64 s_warn_once(u64 x)
 {
@@ -36,4 +38,19 @@ noinline int s_peek(const u64 __user *p, u64 *v)
 noinline int s_poke(u64 __user *p, u64 v)
 {
 	return put_user(v, p);
+}
+
+DEFINE_STATIC_KEY_FALSE(s_key);
+
+noinline u64 s_keyed(u64 x)
+{
+	if (static_branch_unlikely(&s_key))
+		return x + 7;
+	return x + 3;
+}
+
+noinline u64 s_traced(u64 x)
+{
+	trace_s_event(x);
+	return x + 11;
 }

@@ -13,11 +13,18 @@
  * s_peek() reads them back from the writer's buffer, and s_peek() and
  * s_poke() at an unmapped user address must return -EFAULT (a fault in a
  * copy that the copy's own fixup handles).
+ * debugfs rerand_sites/toggle, "N": a kthread toggles s_key N times (about
+ * every millisecond) while every context checks that s_keyed() follows
+ * it: a call that starts and ends in one settled state of the key must
+ * see that state.
+ * debugfs rerand_sites/trace, "N": N calls of s_traced(0 .. N-1), each an
+ * event when the tracepoint is enabled.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/atomic.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/hrtimer.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
@@ -35,6 +42,14 @@ static atomic_long_t fired_once = ATOMIC_LONG_INIT(0);
 static atomic_long_t fired_warn = ATOMIC_LONG_INIT(0);
 static atomic_long_t rounds[NCTX];
 static atomic_long_t uaccess_faults = ATOMIC_LONG_INIT(0);
+static atomic_long_t key_checked = ATOMIC_LONG_INIT(0);
+static atomic_long_t key_toggles = ATOMIC_LONG_INIT(0);
+static atomic_long_t traced = ATOMIC_LONG_INIT(0);
+/*
+ * The key's story: 4k settled off, 4k + 1 turning on, 4k + 2 settled on,
+ * 4k + 3 turning off. Written by the toggler only.
+ */
+static unsigned long key_gen;
 static atomic_t pending_once[NCTX], pending_warn[NCTX];
 
 static int get_counter(char *buf, const struct kernel_param *kp)
@@ -53,6 +68,12 @@ module_param_cb(fired_warn, &counter_ops, &fired_warn, 0444);
 MODULE_PARM_DESC(fired_warn, "calls that took s_warn()'s WARN_ON");
 module_param_cb(uaccess_faults, &counter_ops, &uaccess_faults, 0444);
 MODULE_PARM_DESC(uaccess_faults, "user accesses that faulted and returned -EFAULT");
+module_param_cb(key_checked, &counter_ops, &key_checked, 0444);
+MODULE_PARM_DESC(key_checked, "calls of s_keyed() made in a settled state of s_key, checked");
+module_param_cb(key_toggles, &counter_ops, &key_toggles, 0444);
+MODULE_PARM_DESC(key_toggles, "toggles of s_key done");
+module_param_cb(traced, &counter_ops, &traced, 0444);
+MODULE_PARM_DESC(traced, "calls of s_traced() made");
 module_param_cb(thread_rounds, &counter_ops, &rounds[CTX_THREAD], 0444);
 MODULE_PARM_DESC(thread_rounds, "rounds made from the caller threads");
 module_param_cb(softirq_rounds, &counter_ops, &rounds[CTX_SOFTIRQ], 0444);
@@ -74,6 +95,23 @@ static bool take(atomic_t *pending)
 	return atomic_dec_if_positive(pending) >= 0;
 }
 
+static void check_key(u64 x)
+{
+	unsigned long g1, g2;
+	u64 got;
+
+	/* Pairs with the toggler's smp_store_release()s of key_gen. */
+	g1 = smp_load_acquire(&key_gen);
+	got = s_keyed(x);
+	/* The call before the second read; pairs with the same releases. */
+	smp_rmb();
+	g2 = READ_ONCE(key_gen);
+	if (g1 != g2 || (g1 & 1))
+		return;		/* a toggle in flight: either answer is right */
+	atomic_long_inc(&key_checked);
+	CHECK(got == x + ((g1 & 3) == 2 ? 7 : 3));
+}
+
 /* Never sleeps: safe from every context. */
 static void round_of(int ctx, u64 r)
 {
@@ -92,6 +130,7 @@ static void round_of(int ctx, u64 r)
 		CHECK(s_warn(x) == x * 3);
 	}
 	CHECK(s_bug(x) == (x ^ 0xbad));
+	check_key(x);
 	atomic_long_inc(&rounds[ctx]);
 }
 
@@ -212,6 +251,69 @@ static const struct file_operations uaccess_fops = {
 	.write = uaccess_write,
 };
 
+static struct task_struct *toggler;
+static atomic_t toggles_wanted = ATOMIC_INIT(0);
+
+static int toggler_main(void *arg)
+{
+	while (!kthread_should_stop()) {
+		if (!take(&toggles_wanted)) {
+			msleep(20);
+			continue;
+		}
+		/* Turning: the release orders it before the toggle's patching. */
+		smp_store_release(&key_gen, key_gen + 1);
+		if (key_gen & 2)
+			static_branch_disable(&s_key);
+		else
+			static_branch_enable(&s_key);
+		/* Settled: every copy's site is patched (sites.c). */
+		smp_store_release(&key_gen, key_gen + 1);
+		atomic_long_inc(&key_toggles);
+		usleep_range(500, 1500);
+	}
+	return 0;
+}
+
+static ssize_t toggle_write(struct file *f, const char __user *buf,
+			    size_t len, loff_t *pos)
+{
+	unsigned int n;
+	int err = kstrtouint_from_user(buf, len, 0, &n);
+
+	if (err)
+		return err;
+	atomic_add(n, &toggles_wanted);
+	return len;
+}
+
+static const struct file_operations toggle_fops = {
+	.owner = THIS_MODULE,
+	.write = toggle_write,
+};
+
+static ssize_t trace_write(struct file *f, const char __user *buf,
+			   size_t len, loff_t *pos)
+{
+	unsigned int i, n;
+	int err = kstrtouint_from_user(buf, len, 0, &n);
+
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		CHECK(s_traced(i) == i + 11);
+		atomic_long_inc(&traced);
+		if (!(i % 64))
+			cond_resched();
+	}
+	return len;
+}
+
+static const struct file_operations trace_fops = {
+	.owner = THIS_MODULE,
+	.write = trace_write,
+};
+
 static void stop_all(void)
 {
 	unsigned int i;
@@ -222,6 +324,8 @@ static void stop_all(void)
 	for (i = 0; callers && i < nthreads; i++)
 		if (!IS_ERR_OR_NULL(callers[i]))
 			kthread_stop(callers[i]);
+	if (!IS_ERR_OR_NULL(toggler))
+		kthread_stop(toggler);
 	kfree(callers);
 	callers = NULL;
 }
@@ -238,6 +342,9 @@ static int __init sites_init(void)
 	debugfs_create_file("fire", 0200, dir, NULL, &fire_fops);
 	debugfs_create_file("bug", 0200, dir, NULL, &bug_fops);
 	debugfs_create_file("uaccess", 0200, dir, NULL, &uaccess_fops);
+	debugfs_create_file("toggle", 0200, dir, NULL, &toggle_fops);
+	debugfs_create_file("trace", 0200, dir, NULL, &trace_fops);
+	toggler = kthread_run(toggler_main, NULL, "sites_toggle");
 	timer_setup(&soft_timer, soft_timer_fn, 0);
 	mod_timer(&soft_timer, jiffies + 1);
 	hrtimer_init(&hard_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
@@ -262,4 +369,4 @@ static void __exit sites_exit(void)
 module_init(sites_init);
 module_exit(sites_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("rerand: moved functions with WARN/BUG sites and uaccess fixups, checked");
+MODULE_DESCRIPTION("rerand: moved functions with WARN/BUG sites, uaccess fixups, static keys and a tracepoint, checked");
