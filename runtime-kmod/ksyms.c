@@ -92,8 +92,10 @@ static const struct {
 	 * runs between reading the state and the copy being found by the
 	 * toggle's probe.
 	 */
-	{ "jump_label_lock", (void **)&rr_ksyms.jump_label_lock },
-	{ "jump_label_unlock", (void **)&rr_ksyms.jump_label_unlock },
+	{ "jump_label_lock", (void **)&rr_ksyms.jump_label_lock,
+	  !IS_ENABLED(CONFIG_JUMP_LABEL) },
+	{ "jump_label_unlock", (void **)&rr_ksyms.jump_label_unlock,
+	  !IS_ENABLED(CONFIG_JUMP_LABEL) },
 	/*
 	 * Never called: the only targets the guard accepts for a `bl` in a
 	 * trampoline's second ftrace slot (FTRACE_ADDR, FTRACE_REGS_ADDR,

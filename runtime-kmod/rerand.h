@@ -9,9 +9,14 @@
  * and read the slot, a CPU's epoch copy and the trampoline's `bl` word,
  * write the ticket in the trampoline's frame and increment per-CPU
  * counters, nothing else,
- * and the guard's watchpoint handler (guard.c), which runs in
+ * the guard's watchpoint handler (guard.c), which runs in
  * debug-exception context and touches nothing but its CPU's incident ring,
- * atomics and its CPU's watchpoint registers.
+ * atomics and its CPU's watchpoint registers; and sites.c's break hook and
+ * kprobe handlers (a WARN/BUG in a copy, a fault, a symbol lookup, a
+ * static-key toggle, in any context), which read the site numbers and,
+ * under rcu_read_lock(), the arenas on rr_arenas_live (move.c), and write
+ * only static-key sites of copies, under jump_label_mutex (held by the
+ * toggler).
  *
  * Lock order: rr_lock, then cpu_hotplug_lock (stop_machine() patching,
  * register_wide_hw_breakpoint()), then perf's own locks. Nothing that may

@@ -67,7 +67,6 @@ atomic_long_t rr_site_fixups = ATOMIC_LONG_INIT(0);
 atomic_long_t rr_site_names = ATOMIC_LONG_INIT(0);
 atomic_long_t rr_site_toggles = ATOMIC_LONG_INIT(0);
 static bool rr_fixups_on;	/* the search_exception_tables() kprobe */
-static bool rr_toggles_on;	/* the jump-label transform kprobe */
 
 static u32 rr_site_brk(unsigned int number)
 {
@@ -168,6 +167,9 @@ static int rr_claim_extable(struct rr_module *m)
 	return 0;
 }
 
+#ifdef CONFIG_JUMP_LABEL
+static bool rr_toggles_on;	/* the jump-label transform kprobe */
+
 /*
  * Each moved body's static-key sites: the module's jump entries whose
  * code lies in it (their targets too: rerand-ld excludes a function whose
@@ -221,6 +223,15 @@ static int rr_claim_jumps(struct rr_module *m)
 	}
 	return 0;
 }
+
+#else
+/* Without jump labels a static key is a plain load: no sites to follow. */
+static int rr_claim_jumps(struct rr_module *m)
+{
+	m->njumps = 0;
+	return 0;
+}
+#endif
 
 /*
  * Checks @m's WARN/BUG sites against the module's own __bug_table and
@@ -365,6 +376,7 @@ void rr_sites_mark_ex(const struct rr_fixed *fx, u8 *copy)
 	}
 }
 
+#ifdef CONFIG_JUMP_LABEL
 /* The word a static-key site at @pc holds for @type (arm64 jump_label.c). */
 static u32 rr_jump_insn(unsigned long pc, unsigned long target,
 			enum jump_label_type type)
@@ -451,6 +463,19 @@ static int notrace rr_jump_toggle(struct kprobe *p, struct pt_regs *regs)
 }
 
 NOKPROBE_SYMBOL(rr_jump_toggle);
+#else
+void rr_sites_mark_jumps(const struct rr_fixed *fx, u8 *copy)
+{
+}
+
+void rr_jumps_lock(const struct rr_module *m)
+{
+}
+
+void rr_jumps_unlock(const struct rr_module *m)
+{
+}
+#endif
 
 /*
  * search_exception_tables(addr), at its entry: for @addr in a copy, the
@@ -518,11 +543,13 @@ static struct kprobe rr_name_kp = {
 	.pre_handler = rr_name_lookup,
 };
 
+#ifdef CONFIG_JUMP_LABEL
 /* The batched transform where the kernel has it (Debian 6.1 does). */
 static struct kprobe rr_jump_kp = {
 	.symbol_name = "arch_jump_label_transform_queue",
 	.pre_handler = rr_jump_toggle,
 };
+#endif
 
 static bool rr_names_on;
 
@@ -603,6 +630,7 @@ void rr_sites_init(void)
 	if (err)
 		pr_warn("cannot probe search_exception_tables (%d): modules with uaccess fixups in moved functions are refused\n",
 			err);
+#ifdef CONFIG_JUMP_LABEL
 	err = register_kprobe(&rr_jump_kp);
 	if (err) {
 		memset(&rr_jump_kp, 0, sizeof(rr_jump_kp));
@@ -614,6 +642,7 @@ void rr_sites_init(void)
 	if (err)
 		pr_warn("cannot probe the jump-label transform (%d): modules with static-key sites in moved functions are refused\n",
 			err);
+#endif
 	err = register_kprobe(&rr_name_kp);
 	rr_names_on = !err;
 	if (err)
@@ -627,7 +656,9 @@ void rr_sites_exit(void)
 		unregister_kprobe(&rr_name_kp);
 	if (rr_fixups_on)
 		unregister_kprobe(&rr_fixup_kp);
+#ifdef CONFIG_JUMP_LABEL
 	if (rr_toggles_on)
 		unregister_kprobe(&rr_jump_kp);
+#endif
 	rr_ksyms.unregister_break_hook(&rr_site_hook);
 }

@@ -142,8 +142,9 @@ mod tests {
             Effect::FtraceEntries
         );
         assert_eq!(effect_of("__ex_table"), Effect::ExTable);
+        assert_eq!(effect_of("__jump_table"), Effect::JumpTable);
         assert!(matches!(
-            effect_of("__jump_table"),
+            effect_of(".kprobes.text"),
             Effect::KeepAndExclude(_)
         ));
         assert_eq!(effect_of("__bug_table"), Effect::BugSites);

@@ -173,7 +173,7 @@ noinline u64 t_forge(u64 x)
 	return x + 1;
 }
 
-/* A WARN site: __bug_table is looked up by PC, so this function stays put. */
+/* A WARN site: its copies carry a BRK of their own (runtime-kmod/sites.c). */
 noinline u64 t_warn_site(u64 x)
 {
 	WARN_ON_ONCE(x == 0xdeadbeefdeadbeefULL);

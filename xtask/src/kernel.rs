@@ -626,10 +626,13 @@ fn check_modules(
                 abi::TABLE_SECTION
             );
         }
+        let moving_bytes: u64 = m.functions.iter().map(|f| f.size as u64).sum();
+        let staying_bytes: u64 = m.excluded.iter().filter_map(|e| e.size).sum();
         rows.push(format!(
-            "{name} {}/{}",
+            "{name} {}/{} ({:.0}% of code bytes)",
             m.functions.len(),
-            m.functions.len() + m.excluded.len()
+            m.functions.len() + m.excluded.len(),
+            100.0 * moving_bytes as f64 / (moving_bytes + staying_bytes).max(1) as f64
         ));
         funcs += m.functions.len();
         excluded += m.excluded.len();

@@ -288,7 +288,7 @@ pub fn all() -> Vec<Scenario> {
     for cpu in ["max+single", "cortex-a57+single"] {
         v.push(Scenario {
             name: "sites",
-            what: "WARN_ON_ONCE, WARN_ON and BUG in moved copies, from threads, softirq and hardirq, period 1 ms",
+            what: "WARN/BUG, uaccess faults, static-key toggles and a tracepoint in moved copies, from threads, softirq and hardirq, period 1 ms",
             modules: vec![rt(), t.join("sites/rerand_sites.ko")],
             files: vec![],
             cpu,
@@ -301,6 +301,8 @@ pub fn all() -> Vec<Scenario> {
                 "at kernel/context_tracking.c:",
             ]),
         });
+    }
+    for cpu in ["max", "cortex-a57"] {
         v.push(Scenario {
             name: "runtime-selftest",
             what: "hand-written table: moves, drains and unloads under callers",
