@@ -38,12 +38,12 @@
  * The hooks the trampolines call, exported by rerand.ko. A register
  * convention, not C functions:
  *   add_pause_list:    x9 = struct rerand_slot * in; stores a ticket
- *                      at [sp, #16] (the trampoline's frame); called
+ *                      at [x29, #16] (the trampoline's frame); called
  *                      from the word just before the `bl` to the body,
  *                      it enters that body itself (x30 = the word after
  *                      the `bl`);
  *   remove_pause_list: x9 = the same struct rerand_slot * in; reads the
- *                      ticket from [sp, #16];
+ *                      ticket from [x29, #16];
  * both may clobber x9-x17 and the flags, and preserve x0-x8, x18-x29, sp
  * and the FP/SIMD registers.
  */

@@ -5,10 +5,12 @@
  * they use a register convention, not the C one (macros-c/rerand_abi.h):
  *
  *   add_pause_list:    x9 = struct rerand_slot *; stores the ticket at
- *                      [sp, #16], in the trampoline's frame; enters the
- *                      body itself (below)
+ *                      [x29, #16], in the trampoline's frame (x29 is its
+ *                      frame record: sp itself in the plain shape, above
+ *                      the copied stack arguments in the other); enters
+ *                      the body itself (below)
  *   remove_pause_list: x9 = the same struct rerand_slot *; reads the
- *                      ticket from [sp, #16]
+ *                      ticket from [x29, #16]
  *   both may clobber x9-x17 and the flags; x0-x8, x18-x29, sp and the
  *   FP/SIMD registers are preserved.
  *
@@ -86,7 +88,7 @@
 #define ERA_BITS	2	/* RR_ERAS == 1 << ERA_BITS (pause.c checks) */
 #define CTR_UNLOCK	32	/* unlock[0] - lock[0] */
 #define CTR_EPOCH	64
-#define FRAME_TICKET	16	/* [sp, #16]: the trampoline's frame */
+#define FRAME_TICKET	16	/* [x29, #16]: the trampoline's frame */
 #define EPOCH_MASK	0xffffffffffff	/* the epoch below a PAC (< 2^48) */
 
 	.arch_extension lse
@@ -145,7 +147,7 @@ HOOK_START(add_pause_list)
 	cmp	x16, x13
 	b.ne	2f
 	sign_ticket 13
-	str	x13, [sp, #FRAME_TICKET]
+	str	x13, [x29, #FRAME_TICKET]
 	tbnz	w14, #30, 3f			/* not a `bl`: run the word */
 	sbfiz	x16, x14, #2, #26
 	add	x16, x30, x16			/* the body it names */
@@ -160,7 +162,7 @@ SYM_FUNC_END(add_pause_list)
 HOOK_START(remove_pause_list)
 	ldr	x15, [x9, #SLOT_COUNTERS]
 	cbz	x15, 2f
-	ldr	x14, [sp, #FRAME_TICKET]
+	ldr	x14, [x29, #FRAME_TICKET]
 	and	x17, x14, #EPOCH_MASK		/* the epoch it claims */
 	sign_ticket 17
 	cmp	x17, x14

@@ -24,6 +24,10 @@ pub type RelocAt<'a> = dyn Fn(u64) -> Option<(Option<usize>, i64)> + 'a;
 pub enum Verdict {
     /// Arguments and result in x0-x7/x8 only.
     Registers,
+    /// Integer arguments beyond x0-x7: this many bytes of them on the
+    /// stack at entry (AAPCS64's NSAA after the last argument, a multiple
+    /// of 8), which a trampoline variant copies for the body.
+    StackArgs(u64),
     /// Cannot be wrapped: why.
     Stack(String),
 }
@@ -783,10 +787,15 @@ impl<'a> Info<'a> {
             }
         }
         if variadic {
-            return Verdict::Stack("variadic (arguments may be on the stack)".into());
+            return Verdict::Stack(
+                "variadic (how many bytes of arguments are on the stack is known only at each call)"
+                    .into(),
+            );
         }
         let mut budget = TYPE_BUDGET;
         let mut ngrn = 0u64;
+        // AAPCS64 6.8.2: the next stacked argument address, from sp at entry.
+        let mut nsaa = 0u64;
         for (i, t) in params.iter().enumerate() {
             let Some(t) = t else {
                 return Verdict::Stack(format!("parameter {i} has no type in DWARF"));
@@ -809,10 +818,14 @@ impl<'a> Info<'a> {
                 ngrn += ngrn & 1;
             }
             if ngrn + regs > 8 {
-                return Verdict::Stack(format!(
-                    "stack-passed arguments: {} parameters need more than 8 integer registers",
-                    params.len()
-                ));
+                // C.13-C.16: NGRN becomes 8 and the argument (or, over 16
+                // bytes, its address) goes on the stack, at NSAA aligned to
+                // max(8, its alignment), taking a multiple of 8 bytes.
+                ngrn = 8;
+                let size = if ti.size > 16 { 8 } else { ti.size };
+                nsaa = nsaa.next_multiple_of(if ti.align16 { 16 } else { 8 });
+                nsaa += size.next_multiple_of(8);
+                continue;
             }
             ngrn += regs;
         }
@@ -824,6 +837,9 @@ impl<'a> Info<'a> {
                     );
                 }
             }
+        }
+        if nsaa > 0 {
+            return Verdict::StackArgs(nsaa);
         }
         Verdict::Registers
     }

@@ -86,6 +86,9 @@ struct Func {
     alts: Vec<(u64, u64, bool)>,
     /// WARN/BUG sites (`__bug_table`): offsets of their `brk #0x800`.
     bugs: Vec<u64>,
+    /// Bytes of arguments passed on the stack (from DWARF): its trampoline
+    /// copies them for the body.
+    stack_args: u64,
 }
 
 impl Func {
@@ -499,6 +502,7 @@ fn collect_functions(_file: &str, b: &Builder, cfg: &Config) -> Vec<Func> {
                 ftrace: Vec::new(),
                 alts: Vec::new(),
                 bugs: Vec::new(),
+                stack_args: 0,
             };
             if let Err(why) = special::text_section_verdict(&sec_name) {
                 f.exclude(why);
@@ -891,6 +895,13 @@ fn apply_dwarf(b: &Builder, raw: &[SectionId], funcs: &mut [Func], cfg: &Config)
         match &verdicts {
             Ok(v) => match v.get(&f.section.index()) {
                 Some(dwarf::Verdict::Registers) => {}
+                Some(dwarf::Verdict::StackArgs(n)) if *n <= trampoline::MAX_STACK_ARGS => {
+                    f.stack_args = *n
+                }
+                Some(dwarf::Verdict::StackArgs(n)) => f.exclude(format!(
+                    "{n} bytes of stack-passed arguments, more than the {} a trampoline copies",
+                    trampoline::MAX_STACK_ARGS
+                )),
                 Some(dwarf::Verdict::Stack(why)) => f.exclude(why.clone()),
                 None if cfg.assume_register_args => {
                     f.note = Some(
@@ -1017,6 +1028,25 @@ fn emit(
         .filter(|&i| funcs[i].excluded.is_none())
         .collect();
     let n = wrapped.len();
+    // Each trampoline's shape and place: 64 bytes, or more for a body
+    // that takes arguments on the stack.
+    let layouts: Vec<trampoline::Layout> = wrapped
+        .iter()
+        .map(|&i| trampoline::layout(funcs[i].stack_args))
+        .collect();
+    let starts: Vec<u64> = layouts
+        .iter()
+        .scan(0, |at, l| {
+            let s = *at;
+            *at += l.size;
+            Some(s)
+        })
+        .collect();
+    let tramp_bytes: Vec<u8> = wrapped
+        .iter()
+        .flat_map(|&i| trampoline::words(funcs[i].stack_args))
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
 
     // New sections and their symbols.
     let tramp = add_section(
@@ -1025,7 +1055,7 @@ fn emit(
         elf::SHT_PROGBITS,
         (elf::SHF_ALLOC | elf::SHF_EXECINSTR).0,
         8,
-        SectionData::Data(trampoline::bytes().repeat(n).into()),
+        SectionData::Data(tramp_bytes.into()),
     );
     // PROGBITS zeros, like the object's own .data..ro_after_init (if
     // any), which the final link merges it with.
@@ -1056,44 +1086,30 @@ fn emit(
         let real = real.id();
         body_sym.insert(i, real);
         wrapped_by_sec.insert(f.section.index(), i);
+        let l = layouts[k];
+        let base = starts[k];
         let t = b.symbols.get_mut(f.sym);
         t.section = Some(tramp);
-        t.st_value = (k * trampoline::SIZE) as u64;
-        t.st_size = trampoline::SIZE as u64;
-        let base = (k * trampoline::SIZE) as u64;
+        t.st_value = base;
+        t.st_size = l.size;
         let slot = (k * abi::SLOT_SIZE) as i64;
+        tramp_rels.push(rel(base + l.slot_adrp, slots_sym, R_ADR_PREL_PG_HI21, slot));
+        tramp_rels.push(rel(base + l.slot_add, slots_sym, R_ADD_ABS_LO12_NC, slot));
+        tramp_rels.push(rel(base + l.enter_call, enter, R_CALL26, 0));
+        tramp_rels.push(rel(base + l.call_offset as u64, real, R_CALL26, 0));
         tramp_rels.push(rel(
-            base + trampoline::SLOT_ADRP,
+            base + l.exit_slot_adrp,
             slots_sym,
             R_ADR_PREL_PG_HI21,
             slot,
         ));
         tramp_rels.push(rel(
-            base + trampoline::SLOT_ADD,
+            base + l.exit_slot_add,
             slots_sym,
             R_ADD_ABS_LO12_NC,
             slot,
         ));
-        tramp_rels.push(rel(base + trampoline::ENTER_CALL, enter, R_CALL26, 0));
-        tramp_rels.push(rel(
-            base + trampoline::CALL_OFFSET as u64,
-            real,
-            R_CALL26,
-            0,
-        ));
-        tramp_rels.push(rel(
-            base + trampoline::EXIT_SLOT_ADRP,
-            slots_sym,
-            R_ADR_PREL_PG_HI21,
-            slot,
-        ));
-        tramp_rels.push(rel(
-            base + trampoline::EXIT_SLOT_ADD,
-            slots_sym,
-            R_ADD_ABS_LO12_NC,
-            slot,
-        ));
-        tramp_rels.push(rel(base + trampoline::EXIT_CALL, exit, R_CALL26, 0));
+        tramp_rels.push(rel(base + l.exit_call, exit, R_CALL26, 0));
     }
     add_rela(b, tramp, symtab, tramp_rels);
     // The trampolines' ftrace sites, as GCC lists a function's: "awo",
@@ -1120,7 +1136,7 @@ fn emit(
             .iter()
             .enumerate()
             .map(|(j, &k)| {
-                let at = (k * trampoline::SIZE) as u64 + trampoline::FTRACE_ENTRY;
+                let at = starts[k] + trampoline::FTRACE_ENTRY;
                 rel(8 * j as u64, tramp_sym, R_ABS64, at as i64)
             })
             .collect();
@@ -1243,7 +1259,7 @@ fn emit(
         frecs.push(abi::FuncRecord {
             size: f.size as u32,
             align: f.align as u32,
-            call_offset: trampoline::CALL_OFFSET,
+            call_offset: layouts[frecs.len()].call_offset,
             first_reloc: rrecs.len() as u32,
             nrelocs: recs.len() as u32,
             flags,
@@ -1304,7 +1320,7 @@ fn emit(
             base + abi::offsets::FUNC_TRAMPOLINE,
             tramp_sym,
             R_ABS64,
-            (k * trampoline::SIZE) as i64,
+            starts[k] as i64,
         ));
         trels.push(rel(
             base + abi::offsets::FUNC_BODY,

@@ -36,8 +36,10 @@ pub const EXCLUDED_SECTION: &str = ".note.rerand.excluded";
 
 /// "RRNDTAB1" read as a little-endian u64.
 pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"RRNDTAB1");
-/// 4: [`OP_BUG`] records: bodies with WARN/BUG sites move (a version-3
-/// runtime would copy their `brk #0x800`, which the kernel cannot find).
+/// 4: [`OP_BUG`] records: bodies with WARN/BUG sites, uaccess fixups and
+/// static keys move (a version-3 runtime would copy what the kernel
+/// cannot find); the ticket is at `[x29, #16]`, so that a trampoline may
+/// copy stack-passed arguments below its frame record.
 /// 3: the slot is read-only after init and both hooks take it (see
 /// [`ENTER_HOOK`]); the ticket lives in the trampoline's frame. 2: the
 /// hooks took the slot in x9 and returned a ticket in x9 (a writable
@@ -70,13 +72,13 @@ pub const BODY_SUFFIX: &str = "_real";
 /// Not C functions: a register convention, so that a trampoline need not
 /// save the arguments it passes through.
 /// - `add_pause_list`: x9 = the function's [`Slot`] in; it stores a ticket
-///   at `[sp, #16]`, in the trampoline's frame. It is called from the word
+///   at `[x29, #16]`, in the trampoline's frame (x29 = its frame record). It is called from the word
 ///   just before the `bl` to the body, and enters the body itself: it
 ///   reads that `bl` after counting the caller and branches to the body
 ///   it names with x30 = the word after the `bl`, so that a counted caller
 ///   runs a body of the era it was counted in;
 /// - `remove_pause_list`: x9 = the same [`Slot`] in; it reads the ticket
-///   from `[sp, #16]`;
+///   from `[x29, #16]`;
 /// - both may clobber x9-x17 and the condition flags, and preserve x0-x8,
 ///   x18-x29, sp and the FP/SIMD registers. x16/x17 may be clobbered on
 ///   the way as well (a module PLT between module and runtime uses them).
@@ -326,12 +328,12 @@ pub fn c_header() -> String {
  * The hooks the trampolines call, exported by rerand.ko. A register
  * convention, not C functions:
  *   add_pause_list:    x9 = struct rerand_slot * in; stores a ticket
- *                      at [sp, #16] (the trampoline's frame); called
+ *                      at [x29, #16] (the trampoline's frame); called
  *                      from the word just before the `bl` to the body,
  *                      it enters that body itself (x30 = the word after
  *                      the `bl`);
  *   remove_pause_list: x9 = the same struct rerand_slot * in; reads the
- *                      ticket from [sp, #16];
+ *                      ticket from [x29, #16];
  * both may clobber x9-x17 and the flags, and preserve x0-x8, x18-x29, sp
  * and the FP/SIMD registers.
  */

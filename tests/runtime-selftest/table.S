@@ -35,12 +35,12 @@
 	mov	x29, sp
 	adrp	x9, \slot
 	add	x9, x9, :lo12:\slot
-	bl	add_pause_list		/* ticket to [sp, #16] */
+	bl	add_pause_list		/* ticket to [x29, #16] */
 .Lcall_\name:
 	bl	\name\()_real
 	adrp	x9, \slot
 	add	x9, x9, :lo12:\slot
-	bl	remove_pause_list	/* ticket from [sp, #16] */
+	bl	remove_pause_list	/* ticket from [x29, #16] */
 	ldp	x29, x30, [sp], #32
 	hint	#29			/* autiasp */
 	ret

@@ -24,6 +24,9 @@
 #    counted (forged_tickets=) and reported (STATE:); without it, it can
 #    only pick another era of t_forge's slot; either way the call returns
 #    the right result and t_forge keeps moving;
+#  - t_args9 and t_args10 (8 and 16 bytes of stack-passed arguments) and
+#    t_warn_site (a WARN site) are moved functions and move (their results
+#    are among those checked); the variadic t_variadic stays;
 #  - after the callers stop (rmmod), nothing is pending and nothing oopsed.
 D=/sys/kernel/debug/rerand
 P=/sys/module/rerand_torture/parameters
@@ -109,6 +112,14 @@ else
 		fail "no LSE, but the hooks run stadd=$(mvr hooks_stadd) ldxr=$(mvr hooks_ldxr)"
 	atomics="3 LDXR/STXR loop sites (no LSE)"
 fi
+# Stack-passed arguments: t_args9 (8 bytes on the stack) and t_args10
+# (16) move through the trampoline that copies them; the variadic
+# t_variadic stays (its stack arguments have no size to copy).
+for f in t_args9 t_args10 t_warn_site; do
+	line=$(fn $f) || fail "$f is not a moved function"
+	[ "$(fld moves "$line")" -gt 100 ] || fail "$f moved only $(fld moves "$line") times"
+done
+fn t_variadic | grep -q . && fail "t_variadic is in the table"
 watched=$(stat watched); tamper=$(stat tamper)
 cat $D/stats
 [ "$errors" = 0 ] || fail "$errors wrong results out of $calls"
