@@ -226,7 +226,7 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 	const struct rerand_reloc *rel;
 	u64 call, target;
 	long built;
-	u32 insn, k, bad = 0;
+	u32 insn, k, tail, bad = 0;
 	u8 *tmp;
 
 	f->fx = fx;
@@ -294,7 +294,12 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 	fx->max_size = rerand_copy_max_size(r->size, rel, r->nrelocs);
 
 	/* The guard's known-good image of the trampoline (guard.c). */
-	fx->tramp_size = min_t(u64, (u64)r->call_offset + RR_TRAMP_TAIL,
+	tail = RR_TRAMP_TAIL;
+	if (rr_within(call, RR_TRAMP_TAIL_STACK, b->text_lo, b->text_hi) &&
+	    rr_text_word((void *)(unsigned long)(call + 24)) != RR_RET &&
+	    rr_text_word((void *)(unsigned long)(call + 28)) == RR_RET)
+		tail = RR_TRAMP_TAIL_STACK;
+	fx->tramp_size = min_t(u64, (u64)r->call_offset + tail,
 			       b->text_hi - r->trampoline) & ~3ULL;
 	fx->tramp_good = kmalloc(fx->tramp_size, GFP_KERNEL);
 	if (!fx->tramp_good)

@@ -222,8 +222,14 @@ struct rr_module {
 	unsigned int gone_s;
 };
 
-/* Trampoline size: the `bl` at call_offset and 28 bytes from it on. */
-#define RR_TRAMP_TAIL	28
+/*
+ * Trampoline size: the `bl` at call_offset and 28 bytes from it on (to
+ * its `ret`), or 36 in the shape that copies stack arguments (its
+ * epilogue has one more word, and a NOP pads it to 8 bytes).
+ */
+#define RR_TRAMP_TAIL		28
+#define RR_TRAMP_TAIL_STACK	36
+#define RR_RET			0xd65f03c0U	/* ret */
 
 /* main.c */
 extern struct mutex rr_lock;
