@@ -6,6 +6,7 @@ use crate::bail;
 use crate::bfq::{link_command, time_once};
 use crate::env::{self, Bench};
 use crate::kbuild::{self, Linker};
+use crate::moves;
 use crate::util::{cache_dir, root, step, Error, Result};
 use crate::vm::{self, VmOptions};
 use relocator::module::Module;
@@ -1280,6 +1281,24 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
         fs::write(&p, c.svg()).map_err(|e| Error(format!("{}: {e}", p.display())))?;
     }
 
+    // What moves of real modules: bfq.ko and the in-tree kernel's, if built.
+    let shares = moves::real_modules(&bench);
+    let moves_json: Vec<J> = shares
+        .iter()
+        .map(|m| {
+            obj(vec![
+                ("module", s(m.name.clone())),
+                ("functions", jn(m.functions as f64)),
+                ("moving", jn(m.moving as f64)),
+                ("init_exit", jn(m.init_exit as f64)),
+                ("moving_pct_not_init_exit", jn(m.functions_pct())),
+                ("code_bytes", jn(m.bytes as f64)),
+                ("moving_code_bytes", jn(m.moving_bytes as f64)),
+                ("moving_code_bytes_pct", jn(m.bytes_pct())),
+            ])
+        })
+        .collect();
+
     // results.json
     let mut link_json = Vec::new();
     for lt in &links {
@@ -1435,6 +1454,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
                 ("offset256_min_entropy_bits", jn(hmin_off)),
             ]),
         ),
+        ("moves", J::A(moves_json)),
         (
             "memory",
             obj(vec![
@@ -1621,6 +1641,10 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
         tramp_b / randomized,
         table_b / randomized,
         slot_b / randomized
+    ));
+    md.push_str(&format!(
+        "\nWhat moves of real modules (from their rerand tables, as `rerand inspect` reads them; init and exit code never moves: it is freed after init, or runs once at unload; the in-tree kernel's modules appear once `cargo xtask kernel` or `cargo xtask test` has built it):\n\n{}",
+        moves::markdown(&shares)
     ));
     let mp = opts.out.join("REPORT.md");
     fs::write(&mp, md).map_err(|e| Error(format!("{}: {e}", mp.display())))?;

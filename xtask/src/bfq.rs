@@ -9,6 +9,7 @@
 use crate::bail;
 use crate::env::{self, Bench};
 use crate::kbuild::{self, Linker};
+use crate::moves;
 use crate::util::{cache_dir, root, run, step, Error, Result};
 use relocator::module::Module;
 use relocator::oracle::{self, VerifyConfig};
@@ -186,34 +187,18 @@ pub fn build(bench: &Bench) -> Result<Dirs> {
 pub fn check_randomized(bench: &Bench) -> Result<()> {
     let d = dirs(bench);
     let m = Module::read(&d.ko()).map_err(|e| Error(e.to_string()))?;
-    let moving = m.functions.len();
-    let total = moving + m.excluded.len();
-    let init_exit = m
-        .excluded
-        .iter()
-        .filter(|e| e.reason.starts_with("in .init.") || e.reason.starts_with("in .exit."))
-        .count();
-    let share = moving as f64 / (total - init_exit).max(1) as f64;
-    let bytes: u64 = m.functions.iter().map(|f| f.size as u64).sum();
-    let stay_bytes: u64 = m.excluded.iter().filter_map(|e| e.size).sum();
-    let byte_share = bytes as f64 / (bytes + stay_bytes).max(1) as f64;
+    let sh = moves::Share::of("bfq", &m);
     step(&format!(
-        "bfq.ko: {moving} of {total} functions randomized ({:.1}%; {:.1}% of the {} that are not init/exit code), {bytes} of {} code bytes ({:.1}%)",
-        100.0 * moving as f64 / total.max(1) as f64,
-        100.0 * share,
-        total - init_exit,
-        bytes + stay_bytes,
-        100.0 * byte_share
+        "bfq.ko: {} of {} functions randomized ({:.1}% of the {} that are not init/exit code), {} of {} code bytes ({:.1}%)",
+        sh.moving,
+        sh.functions,
+        sh.functions_pct(),
+        sh.functions - sh.init_exit,
+        sh.moving_bytes,
+        sh.bytes,
+        sh.bytes_pct()
     ));
-    let mut reasons: Vec<(String, usize)> = Vec::new();
-    for e in &m.excluded {
-        match reasons.iter_mut().find(|(r, _)| *r == e.reason) {
-            Some((_, n)) => *n += 1,
-            None => reasons.push((e.reason.clone(), 1)),
-        }
-    }
-    reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
-    for (r, n) in &reasons {
+    for (r, n) in &sh.stays {
         step(&format!("  excluded {n:>3}: {r}"));
     }
     let declared: u32 = m.tables.iter().map(|t| t.nexcluded).sum();
@@ -226,11 +211,11 @@ pub fn check_randomized(bench: &Bench) -> Result<()> {
     if let Some(e) = m.excluded.iter().find(|e| e.reason.trim().is_empty()) {
         bail!("bfq.ko: {} is excluded without a reason", e.name);
     }
-    if share < MIN_RANDOMIZED || byte_share < MIN_BYTES {
+    if sh.functions_pct() < 100.0 * MIN_RANDOMIZED || sh.bytes_pct() < 100.0 * MIN_BYTES {
         bail!(
             "bfq.ko: {:.1}% of functions (not init/exit) and {:.1}% of code bytes randomized, below {:.0}% and {:.0}% (see `rerand inspect {}`)",
-            100.0 * share,
-            100.0 * byte_share,
+            sh.functions_pct(),
+            sh.bytes_pct(),
             100.0 * MIN_RANDOMIZED,
             100.0 * MIN_BYTES,
             d.ko().display()

@@ -564,7 +564,7 @@ struct Kmod {
 }
 
 /// The modules of `modules.order`, as .ko paths.
-fn modules_in(tree: &Path) -> Result<Vec<PathBuf>> {
+pub fn modules_in(tree: &Path) -> Result<Vec<PathBuf>> {
     let order = String::from_utf8_lossy(&read(&tree.join("modules.order"))?).into_owned();
     Ok(order
         .lines()
@@ -626,13 +626,13 @@ fn check_modules(
                 abi::TABLE_SECTION
             );
         }
-        let moving_bytes: u64 = m.functions.iter().map(|f| f.size as u64).sum();
-        let staying_bytes: u64 = m.excluded.iter().filter_map(|e| e.size).sum();
+        let sh = crate::moves::Share::of(&name, &m);
         rows.push(format!(
-            "{name} {}/{} ({:.0}% of code bytes)",
-            m.functions.len(),
-            m.functions.len() + m.excluded.len(),
-            100.0 * moving_bytes as f64 / (moving_bytes + staying_bytes).max(1) as f64
+            "{name} {}/{} ({:.0}% of the functions not init/exit, {:.0}% of code bytes)",
+            sh.moving,
+            sh.functions,
+            sh.functions_pct(),
+            sh.bytes_pct()
         ));
         funcs += m.functions.len();
         excluded += m.excluded.len();

@@ -9,6 +9,7 @@ mod dkms;
 mod env;
 mod kbuild;
 mod kernel;
+mod moves;
 mod scenarios;
 mod util;
 mod vm;
