@@ -535,17 +535,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 			rr_skipped(m, f, -EINVAL);
 			continue;
 		}
-		if (f->fx->nsites)
-			rr_sites_mark(f->fx, (u8 *)body);
-		if (f->fx->njump)
-			rr_sites_mark_jumps(f->fx, (u8 *)body);
-		if (f->fx->nex) {
-			/* Traps up to the translated exception entries. */
-			memset32((u32 *)(body + len), RR_POISON_INSN,
-				 (f->fx->ex_at - len) / 4);
-			rr_sites_mark_ex(f->fx, (u8 *)body);
-			len = f->fx->max_size;
-		}
+		len = rr_sites_mark_copy(f->fx, (u8 *)body, len);
 		f->next.arena = arena;
 		f->next.body = body;
 		f->next.size = f->fx->max_size;

@@ -389,14 +389,24 @@ long rerand_build_copy(u8 *dst, size_t cap, u64 addr, const u8 *pristine,
 	return nveneers ? pad8(size) + nveneers * RERAND_VENEER_SIZE : size;
 }
 
-/* Once per move: CALL26's arithmetic without the table's generality. */
-u32 rerand_encode_bl(u64 place, u64 target)
+static u32 encode_branch(u32 op, u64 place, u64 target)
 {
 	s64 x = (s64)(target - place);
 
 	if ((place & 3) || (x & 3) || x < -(1LL << 27) || x >= (1LL << 27))
 		return 0;
-	return 0x94000000U | (u32)(((u64)x >> 2) & 0x3ffffffU);
+	return op | (u32)(((u64)x >> 2) & 0x3ffffffU);
+}
+
+/* Once per move: CALL26's arithmetic without the table's generality. */
+u32 rerand_encode_bl(u64 place, u64 target)
+{
+	return encode_branch(0x94000000U, place, target);
+}
+
+u32 rerand_encode_b(u64 place, u64 target)
+{
+	return encode_branch(0x14000000U, place, target);
 }
 
 int rerand_decode_branch(u32 insn, u64 place, u64 *target)

@@ -58,6 +58,8 @@ long rerand_build_copy(u8 *dst, size_t cap, u64 addr, const u8 *pristine,
 
 /* The `bl` word that calls `target` from `place`; 0 if out of range. */
 u32 rerand_encode_bl(u64 place, u64 target);
+/* `b target` at place (JUMP26), or 0 if out of reach. */
+u32 rerand_encode_b(u64 place, u64 target);
 
 /* Decodes a B or BL word's target; returns 0 if `insn` is neither. */
 int rerand_decode_branch(u32 insn, u64 place, u64 *target);

@@ -345,7 +345,7 @@ void rr_sites_release(struct rr_module *m)
 }
 
 /* Gives the copy at @copy (still writable) its sites' own BRKs. */
-void rr_sites_mark(const struct rr_fixed *fx, u8 *copy)
+static void rr_sites_mark_bugs(const struct rr_fixed *fx, u8 *copy)
 {
 	unsigned int k, j = 0;
 
@@ -360,7 +360,7 @@ void rr_sites_mark(const struct rr_fixed *fx, u8 *copy)
  * writable), each pointing at the same instruction and fixup in the copy
  * as the module's entry does in the original.
  */
-void rr_sites_mark_ex(const struct rr_fixed *fx, u8 *copy)
+static void rr_sites_mark_ex(const struct rr_fixed *fx, u8 *copy)
 {
 	struct exception_table_entry *e = (void *)(copy + fx->ex_at);
 	unsigned long delta = (unsigned long)copy - fx->rec->body;
@@ -381,16 +381,15 @@ void rr_sites_mark_ex(const struct rr_fixed *fx, u8 *copy)
 static u32 rr_jump_insn(unsigned long pc, unsigned long target,
 			enum jump_label_type type)
 {
-	if (type != JUMP_LABEL_JMP)
-		return RERAND_NOP;
-	return 0x14000000U | (u32)(((target - pc) >> 2) & 0x3ffffffU);
+	/* In reach: rerand-ld keeps a site's target in its own body. */
+	return type == JUMP_LABEL_JMP ? rerand_encode_b(pc, target) : RERAND_NOP;
 }
 
 /*
  * Gives the copy at @copy (still writable) each static-key site in its
  * key's state now; the caller holds jump_label_mutex (rr_jumps_lock()).
  */
-void rr_sites_mark_jumps(const struct rr_fixed *fx, u8 *copy)
+static void rr_sites_mark_jumps(const struct rr_fixed *fx, u8 *copy)
 {
 	unsigned long delta = (unsigned long)copy - fx->rec->body;
 	unsigned int k;
@@ -411,13 +410,13 @@ void rr_sites_mark_jumps(const struct rr_fixed *fx, u8 *copy)
 /* Around building @m's copies and listing them (move.c), if it has sites. */
 void rr_jumps_lock(const struct rr_module *m)
 {
-	if (m->vault && m->njumps)
+	if (m->njumps)
 		rr_ksyms.jump_label_lock();
 }
 
 void rr_jumps_unlock(const struct rr_module *m)
 {
-	if (m->vault && m->njumps)
+	if (m->njumps)
 		rr_ksyms.jump_label_unlock();
 }
 
@@ -464,7 +463,7 @@ static int notrace rr_jump_toggle(struct kprobe *p, struct pt_regs *regs)
 
 NOKPROBE_SYMBOL(rr_jump_toggle);
 #else
-void rr_sites_mark_jumps(const struct rr_fixed *fx, u8 *copy)
+static void rr_sites_mark_jumps(const struct rr_fixed *fx, u8 *copy)
 {
 }
 
@@ -476,6 +475,25 @@ void rr_jumps_unlock(const struct rr_module *m)
 {
 }
 #endif
+
+/*
+ * What a copy built at @copy from @fx's snapshot (@len bytes so far, still
+ * writable) needs of the sites the kernel finds by PC: its WARN/BUG BRKs,
+ * its static-key sites (under rr_jumps_lock()), its exception entries
+ * after traps up to them. Returns the bytes the copy now uses.
+ */
+size_t rr_sites_mark_copy(const struct rr_fixed *fx, u8 *copy, size_t len)
+{
+	if (fx->nsites)
+		rr_sites_mark_bugs(fx, copy);
+	if (fx->njump)
+		rr_sites_mark_jumps(fx, copy);
+	if (!fx->nex)
+		return len;
+	memset32((u32 *)(copy + len), RR_POISON_INSN, (fx->ex_at - len) / 4);
+	rr_sites_mark_ex(fx, copy);
+	return fx->max_size;
+}
 
 /*
  * search_exception_tables(addr), at its entry: for @addr in a copy, the

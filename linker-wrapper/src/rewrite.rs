@@ -1217,7 +1217,7 @@ fn emit(
     let mut counts = HashMap::new();
     let mut frecs = Vec::new();
     let mut rrecs: Vec<(u64, u32, Option<SymbolId>, i64)> = Vec::new();
-    for &i in &wrapped {
+    for (k, &i) in wrapped.iter().enumerate() {
         let f = &funcs[i];
         let mut recs: Vec<(u64, u32, Option<SymbolId>, i64)> = records
             .remove(&i)
@@ -1259,7 +1259,7 @@ fn emit(
         frecs.push(abi::FuncRecord {
             size: f.size as u32,
             align: f.align as u32,
-            call_offset: layouts[frecs.len()].call_offset,
+            call_offset: layouts[k].call_offset,
             first_reloc: rrecs.len() as u32,
             nrelocs: recs.len() as u32,
             flags,

@@ -75,11 +75,6 @@ pub const WORDS: [u32; SIZE / 4] = [
     RET,
 ];
 
-/// The bytes of one trampoline.
-pub fn bytes() -> Vec<u8> {
-    WORDS.iter().flat_map(|w| w.to_le_bytes()).collect()
-}
-
 /// Most bytes of stack-passed arguments a trampoline copies (the `ldp`
 /// offsets from x29 must fit a signed 7-bit multiple of 8).
 pub const MAX_STACK_ARGS: u64 = 256;
