@@ -89,7 +89,8 @@ struct rerand_reloc {
 /*
  * Owned by the runtime; only its hooks read it; read-only after the
  * module's init. counters: per-CPU address of the function's counters,
- * 0 while unmanaged.
+ * zero in the file; the runtime fills every slot at MODULE_STATE_COMING
+ * or refuses the module, so the hooks never see a zero.
  */
 struct rerand_slot {
 	__u64 counters;

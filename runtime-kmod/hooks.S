@@ -124,8 +124,11 @@ alternative_else_nop_endif
 .endm
 
 HOOK_START(add_pause_list)
+	/*
+	 * Never 0: a module that calls the hooks loads only with every
+	 * slot filled (main.c refuses one whose table it cannot take).
+	 */
 	ldr	x15, [x9, #SLOT_COUNTERS]	/* __percpu counters */
-	cbz	x15, 3f
 	get_this_cpu_offset x10
 	add	x10, x15, x10			/* this CPU's counters */
 1:	ldr	x13, [x10, #CTR_EPOCH]
@@ -160,8 +163,7 @@ HOOK_START(add_pause_list)
 SYM_FUNC_END(add_pause_list)
 
 HOOK_START(remove_pause_list)
-	ldr	x15, [x9, #SLOT_COUNTERS]
-	cbz	x15, 2f
+	ldr	x15, [x9, #SLOT_COUNTERS]	/* never 0, as above */
 	ldr	x14, [x29, #FRAME_TICKET]
 	and	x17, x14, #EPOCH_MASK		/* the epoch it claims */
 	sign_ticket 17
@@ -174,7 +176,7 @@ HOOK_START(remove_pause_list)
 	get_this_cpu_offset x10
 	add	x10, x15, x10
 	inc_counter x10, x11, w12
-2:	ret
+	ret
 3:	adr_l	x10, rr_forged_tickets
 	inc_counter x10, x11, w12
 	adr_l	x10, rr_forged_slot

@@ -436,6 +436,26 @@ static int rr_load_table(struct module *mod, unsigned int t,
 	return 0;
 }
 
+/* rr_calls_hooks() reads the loader's module-use list. */
+#ifndef CONFIG_MODULE_UNLOAD
+#error "rerand.ko needs CONFIG_MODULE_UNLOAD"
+#endif
+
+/*
+ * @mod calls the hooks: the loader resolved one of rerand.ko's exports
+ * (only the two hooks are exported) and recorded the use before COMING.
+ */
+static bool rr_calls_hooks(struct module *mod)
+{
+	struct module_use *use;
+
+	/* @mod's uses change only while it loads or unloads: not now. */
+	list_for_each_entry(use, &mod->target_list, target_list)
+		if (use->target == THIS_MODULE)
+			return true;
+	return false;
+}
+
 static int rr_coming(struct module *mod)
 {
 	struct rr_bounds b;
@@ -457,6 +477,16 @@ static int rr_coming(struct module *mod)
 	pos = b.ro_lo;
 	for (t = 0; !ret && (h = rr_next_table(&b, &pos)); t++)
 		ret = rr_count_table(mod, t, h, &s);
+	if (!ret && !m->ntables && rr_calls_hooks(mod)) {
+		/*
+		 * Its trampolines would count in slots nobody filled (the
+		 * hooks take every slot as filled), and its bodies would stay
+		 * where they were loaded: refused, never run unmanaged.
+		 */
+		pr_err_ratelimited("refusing %s: it calls rerand's hooks but carries no table of ABI v%u that rerand.ko recognises (relink it with this rerand-ld)\n",
+				   mod->name, RERAND_ABI_VERSION);
+		ret = -EINVAL;
+	}
 	if (ret || !m->ntables) {
 		kfree(m);
 		return ret;

@@ -11,6 +11,9 @@
 #   entropy   body addresses of every bfq function, SAMPLES reads apart
 #   pending   pending old copies over time while bfq is in use, and the
 #             exposure windows of the copies dropped meanwhile
+#   crossings trampoline crossings per 4 KiB request (the function tracer
+#             on bfq's trampolines, mover paused), split by caller: one of
+#             bfq's own functions, or the kernel outside bfq
 . /rerand/bench.env
 D=/sys/kernel/debug/rerand
 R=/sys/module/rerand/parameters
@@ -138,6 +141,48 @@ if has pending; then
 		while [ "$(st bfq pending)" != 0 ]; do sleep 0.01; done
 		echo "BENCH drain period=$p drain_us=$(($(now) - t0)) vmalloc_kb=$(vmalloc)"
 	done
+fi
+
+if has crossings; then
+	use rr
+	echo 1 > $R/paused
+	T=/sys/kernel/tracing
+	[ -d $T/events ] || mount -t tracefs nodev $T || fail "cannot mount tracefs"
+	# bfq's own symbols, bodies (foo_real) included: a caller among them
+	# is a call between bfq's functions.
+	grep '\[bfq\]$' /proc/kallsyms | awk '{ print $3 }' | sort -u > /tmp/bfqsyms
+	echo nop > $T/current_tracer
+	echo 16384 > $T/buffer_size_kb || fail "trace buffer"
+	echo ':mod:bfq' > $T/set_ftrace_filter || fail "ftrace filter"
+	echo > $T/trace
+	n=$((CROSS_MIB * 256))
+	# Requests: reads and writes completed (fields 1 and 5 of the stat).
+	r0=$(awk '{ print $1 + $5 }' /sys/block/nullb0/stat)
+	echo function > $T/current_tracer || fail "function tracer"
+	dd if=/tmp/pat of=/dev/nullb0 bs=4k count=$n oflag=direct conv=notrunc 2>/dev/null || fail "cross write"
+	dd if=/dev/nullb0 of=/dev/null bs=4k count=$n iflag=direct 2>/dev/null || fail "cross read"
+	# Stopped, not switched to nop: a new tracer empties the buffer.
+	echo 0 > $T/tracing_on
+	reqs=$(($(awk '{ print $1 + $5 }' /sys/block/nullb0/stat) - r0))
+	lost=$(sed -n 's/^overrun: *//p' $T/per_cpu/cpu*/stats | awk '{ s += $1 } END { print s + 0 }')
+	# "dd-1 [000] ..... 1.2: foo <-caller": a trampoline entered from
+	# caller. Bodies' own ftrace slots (foo_real) would count a call
+	# twice where a body still runs at its original address: skipped.
+	grep -v '^#' $T/trace | sed -n 's/.*: \([^ ]*\) <-\([^ +]*\).*/\1 \2/p' |
+		grep -v '_real ' |
+		awk -v syms=/tmp/bfqsyms -v reqs="$reqs" -v lost="$lost" '
+		BEGIN { while ((getline s < syms) > 0) own[s] = 1 }
+		{ if ($2 in own) { i++; fi[$1]++ } else { e++; fe[$1]++ } }
+		END {
+			printf "BENCH cross requests=%d external=%d internal=%d lost=%d\n", reqs, e, i, lost
+			for (f in fe) printf "BENCH crossfn kind=external fn=%s calls=%d\n", f, fe[f]
+			for (f in fi) printf "BENCH crossfn kind=internal fn=%s calls=%d\n", f, fi[f]
+		}'
+	echo nop > $T/current_tracer
+	echo 1 > $T/tracing_on
+	echo > $T/set_ftrace_filter
+	echo > $T/trace
+	echo 1408 > $T/buffer_size_kb
 fi
 
 if has entropy; then

@@ -35,8 +35,8 @@ const CASES: &[(&str, &str, Edit)] = &[
     ("bad_nfuncs.ko", "nfuncs far beyond the section", |_| {
         (32, 0x00ff_ffff)
     }),
-    // Not recognised as a table at all: the module loads unmanaged, and its
-    // trampolines must run without the runtime's counters.
+    // Not recognised as a table at all: the module still calls the hooks,
+    // so it is refused too (it would run unmanaged, its bodies in place).
     ("bad_magic.ko", "magic overwritten", |_| (0, 0xdead_beef)),
 ];
 

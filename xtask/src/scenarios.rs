@@ -176,7 +176,7 @@ pub fn all() -> Vec<Scenario> {
         },
         Scenario {
             name: "bad-table",
-            what: "corrupted tables are refused with a message; unrecognised ones run unmanaged",
+            what: "corrupted or unrecognisable tables are refused with a message",
             modules: vec![],
             files: [
                 "bad_call_offset.ko",

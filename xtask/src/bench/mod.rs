@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod callpath;
+mod crossings;
+
 /// The bench as `cargo xtask env` left it (its `complete` stamp), for
 /// callers that have no `Bench` at hand.
 fn cached_bench() -> Option<Bench> {
@@ -860,7 +863,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
     // not depend on the host), then one in real time alone.
     let (reps_w, samples, call_reps) = if quick { (1, 15, 1) } else { (5, 40, 3) };
     let common = format!(
-        "CALL_REPS={call_reps}\nITER=200000\nMOVE_ITER={}\nMIB=8\nBLOCKS=\"4 64\"\nPERIODS=\"100 10 5 2 1\"\nREPS={reps_w}\nENTROPY_PERIOD=10\nSAMPLES={samples}\nSAMPLE_GAP=0.05\n",
+        "CALL_REPS={call_reps}\nITER=200000\nMOVE_ITER={}\nMIB=8\nBLOCKS=\"4 64\"\nPERIODS=\"100 10 5 2 1\"\nREPS={reps_w}\nENTROPY_PERIOD=10\nSAMPLES={samples}\nSAMPLE_GAP=0.05\nCROSS_MIB=2\n",
         if quick { 4000000 } else { 10000000 }
     );
     let runs = [
@@ -879,7 +882,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
             smp: 2,
             icount: true,
             env: format!(
-                "{common}PARTS=\"call move workload pending entropy\"\nCALL_THREADS=\"0\"\n"
+                "{common}PARTS=\"call move workload pending crossings entropy\"\nCALL_THREADS=\"0\"\n"
             ),
         },
         VmRun {
@@ -1059,6 +1062,33 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
                     .map(|m| 2.0 * num(m, "mib") / ((num(m, "write_us") + num(m, "read_us")) / 1e6))
                     .collect(),
             ),
+        )
+    };
+    // What the call path holds (callpath.rs).
+    let tramp_census = callpath::trampolines(&call_dirs().rr_ko())?;
+    let hooks_census = callpath::hooks(&ic[1]);
+    // Crossings per 4 KiB request, and the model they feed (crossings.rs).
+    let cross = crossings::Crossings::parse(&ic[1]);
+    match &cross {
+        None => bail!("bench: the smp2 run printed no crossings line"),
+        Some(c) if c.external + c.internal == 0.0 || c.requests < 1.0 => {
+            bail!("bench: the function tracer counted no crossing of bfq's trampolines")
+        }
+        Some(c) if c.lost > 0.0 => bail!(
+            "bench: the trace lost {} events: crossings undercounted",
+            c.lost
+        ),
+        _ => {}
+    }
+    let plain_per_request_4k = {
+        let n = 2.0 * 8.0 * 1024.0 / 4.0; // MIB=8 written, then read, in 4 KiB
+        median(
+            ic[1]
+                .of("work")
+                .filter(|m| m.get("config").map(String::as_str) == Some("plain"))
+                .filter(|m| m.get("bs_k").map(String::as_str) == Some("4"))
+                .map(|m| (num(m, "write_us") + num(m, "read_us")) * 1e3 / n)
+                .collect(),
         )
     };
     let bad_data = ic
@@ -1386,7 +1416,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
                             "note",
                             s("-icount shift=0: 1 guest ns = 1 instruction, summed over CPUs; elapsed_ns / calls"),
                         ),
-                        ("target_added_insn", jn(40.0)),
+                        ("target_added_insn", jn(20.0)),
                         ("runs", J::A(call_json)),
                     ]),
                 ),
@@ -1398,6 +1428,10 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
                     ]),
                 ),
                 ("wrong_results", jn(wrong as f64)),
+                (
+                    "call_path",
+                    callpath::json(&tramp_census, hooks_census.as_ref()),
+                ),
             ]),
         ),
         (
@@ -1455,6 +1489,12 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
             ]),
         ),
         ("moves", J::A(moves_json)),
+        (
+            "crossings_4k",
+            cross
+                .as_ref()
+                .map_or(J::N(f64::NAN), |c| c.json(added, plain_per_request_4k)),
+        ),
         (
             "memory",
             obj(vec![
@@ -1547,10 +1587,11 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
         ));
     }
     md.push_str(&format!(
-        "\n**{added:.1} instructions added per call** (2 CPUs). Target: under 40: **{}**. The added count does not grow with the number of CPUs calling at once (1, 2, 4 above): the pause list is per-CPU counters, no lock, so CPUs are not serialised. {} wrong results.\n\n",
-        if added < 40.0 { "met" } else { "not met" },
+        "\n**{added:.1} instructions added per call** (2 CPUs). Target: at most 20: **{}**. The added count does not grow with the number of CPUs calling at once (1, 2, 4 above): the pause list is per-CPU counters, no lock, so CPUs are not serialised. {} wrong results.\n\n",
+        if added <= 20.0 { "met" } else { "not met" },
         wrong
     ));
+    md.push_str(&callpath::markdown(&tramp_census, hooks_census.as_ref()));
     md.push_str("Real time (multi-threaded TCG, smp 2; emulated, noisy): per-thread ns per call.\n\n| threads | plain ns/call | rerand ns/call | added | ratio |\n|---|---|---|---|---|\n");
     for &(th, p, r) in &wall_rows {
         md.push_str(&format!(
@@ -1612,6 +1653,11 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
         ));
     }
     md.push_str("\nWith 4 KiB blocks every request crosses bfq many times for little data, so the per-call cost of the trampolines shows even when nothing moves (period 100 ms); larger blocks amortise it. In real time, QEMU's TCG also pays on the host for code that moves: it translates every new copy before the copy first runs, and drops the translations of a page when the page is written. That is an emulator's cost, which hardware does not have and icount does not count; these rows are not a claim.\n\n");
+    if let Some(c) = &cross {
+        let ratio_100 = throughput(&ic[1], "rr100", "4").2 / throughput(&ic[1], "plain", "4").2;
+        md.push_str("### Where a 4 KiB request pays\n\n");
+        md.push_str(&c.markdown(added, plain_per_request_4k, ratio_100));
+    }
 
     md.push_str("## 5. Entropy and memory\n\n");
     md.push_str(&format!(
