@@ -609,7 +609,15 @@ static int notrace rr_site_trap(struct pt_regs *regs, unsigned long esr)
 		regs->pc = pc + AARCH64_INSN_SIZE;
 		return DBG_HOOK_HANDLED;
 	}
-	regs->pc = orig;
+	/*
+	 * The site is found by the original's address; regs keep the copy's
+	 * pc, which the module_address_lookup() probe names as the original
+	 * (pc : foo_real+off), so the oops's Code: line shows the bytes that
+	 * ran, not the traps the original holds by now. Without that probe
+	 * the original's pc is what names the function.
+	 */
+	if (!rr_names_on)
+		regs->pc = orig;
 	type = rr_ksyms.report_bug(orig, regs);
 	if (once)
 		clear_bit(number, rr_site_reporting);

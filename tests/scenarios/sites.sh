@@ -169,6 +169,14 @@ echo "BUG(): $bugs reported, $oops oops, $bugpc pc lines name s_bug_real"
 [ "$bugs" = 1 ] || fail "BUG reported $bugs times, not once"
 [ "$oops" = 1 ] || fail "$oops oopses, not 1"
 [ "$bugpc" = 1 ] || fail "the oops does not name s_bug_real"
+# The Code: line shows the words that ran: the copy's own site BRK
+# (brk #0xc000 + n) at pc, not the traps the original holds by now.
+code=$(dmesg | grep -a -m1 "Code: " | sed -n 's/.*(\([0-9a-f]*\)).*/\1/p')
+echo "BUG(): the oops's Code: line shows $code at pc"
+case "$code" in
+d43[89a-f]????) ;;
+*) fail "the Code: line shows $code at pc, not the copy's site BRK" ;;
+esac
 [ "$(mvr site_bugs)" = 1 ] || fail "site_bugs=$(mvr site_bugs), not 1"
 dmesg | grep -q "s_bug(S_FIRE) returned" && fail "BUG() returned"
 sleep 2
