@@ -121,7 +121,7 @@ impl Crossings {
             if need >= added {
                 "The per-call cost measured already meets it.".to_string()
             } else if need_direct >= added {
-                format!("Today's {added:.1} meets neither alone without the direct mode; the direct mode alone would meet it.")
+                format!("Today's {added:.1} does not meet it with every call through a trampoline; in the direct mode it would ({p_direct:.3}).")
             } else {
                 format!("Today's {added:.1} meets neither; the direct mode would bring the ratio to {p_direct:.3}, and the rest must come from the per-call cost.")
             }
