@@ -3,22 +3,31 @@
 //! `bench/results.json` and `bench/REPORT.md`.
 
 use crate::bail;
-use crate::bfq::{link_command, time_once};
 use crate::env::{self, Bench};
 use crate::kbuild::{self, Linker};
 use crate::moves;
 use crate::util::{cache_dir, root, step, Error, Result};
-use crate::vm::{self, VmOptions};
 use relocator::module::Module;
-use relocator::oracle;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 mod callpath;
 mod crossings;
+mod entropy;
+mod json;
+mod link;
+mod mover;
+mod svg;
+mod vmrun;
+
+use json::{jn, json_num, obj, s, J};
+use link::{build_generated, time_links};
+use mover::mover_breakdown;
+use svg::{esc, Chart};
+use vmrun::{per_call, run_vm, VmRun};
 
 /// The bench as `cargo xtask env` left it (its `complete` stamp), for
 /// callers that have no `Bench` at hand.
@@ -173,76 +182,6 @@ pub struct BenchOpts {
     pub reuse_logs: bool,
 }
 
-/// The mover's own account of its time (debugfs `mover`, cumulative over
-/// one VM run), per copy built. Under -icount shift=0 a nanosecond of
-/// guest time is one instruction.
-/// Where the mover's instructions go, from debugfs `rerand/mover` of the
-/// one-vCPU icount run (bfq under dd at `period_ms=1`): with one vCPU a
-/// phase's guest ns are its own instructions (and the interrupts it took).
-fn mover_breakdown(l: &Lines) -> String {
-    let Some(m) = l.of("mover").last() else {
-        return "The run printed no `mover` line (debugfs `rerand/mover`).\n\n".into();
-    };
-    let built = num(m, "built");
-    if built.is_nan() || built < 1.0 {
-        return "The mover built no copy in the one-vCPU run.\n\n".into();
-    }
-    let v = |k: &str| num(m, k);
-    let phases = [
-        (
-            "grace periods",
-            v("ns_advance") - v("ns_free"),
-            "polling each function's per-CPU counters, flipping epochs",
-        ),
-        (
-            "free",
-            v("ns_free"),
-            "vfree() of drained arenas (their permissions reset)",
-        ),
-        (
-            "allocate",
-            v("ns_alloc"),
-            "one arena per module and period, at a random page of the region",
-        ),
-        (
-            "build",
-            v("ns_build"),
-            "copying each body from its snapshot and re-applying its relocations",
-        ),
-        (
-            "protect",
-            v("ns_protect"),
-            "cleaning the caches, making the arena read-only and executable",
-        ),
-        (
-            "place",
-            v("ns_prepare") - v("ns_alloc") - v("ns_build") - v("ns_protect"),
-            "random order and gaps",
-        ),
-        ("guard", v("ns_guard"), "the trampoline integrity check"),
-        (
-            "publish",
-            v("ns_publish"),
-            "one stop_machine(): the `bl`s written through a temporary alias",
-        ),
-    ];
-    let total: f64 = phases.iter().map(|p| p.1).sum();
-    let mut s = format!(
-        "Where the mover's instructions go (debugfs `rerand/mover`, ktime around each phase; icount with **one vCPU**, so a phase's guest ns are its own instructions; bfq under dd at `period_ms=1`: {built:.0} copies in {:.0} periods): **{:.0} instructions per copy** in all.\n\n| phase | instructions per copy | share | what |\n|---|---|---|---|\n",
-        v("ticks"),
-        total / built
-    );
-    for (name, val, what) in phases {
-        s.push_str(&format!(
-            "| {name} | {:.0} | {:.0}% | {what} |\n",
-            val / built,
-            100.0 * val / total.max(1.0)
-        ));
-    }
-    s.push('\n');
-    s
-}
-
 /// The `BENCH ...` lines of one VM run, as key=value maps.
 /// Exposure windows of the copies dropped during one period's I/O
 /// (debugfs `rerand/windows`): publication to the period that drops them.
@@ -305,494 +244,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// A JSON value, written by hand (no serde in xtask).
-enum J {
-    N(f64),
-    S(String),
-    A(Vec<J>),
-    O(Vec<(String, J)>),
-}
-
-impl J {
-    fn write(&self, out: &mut String, indent: usize) {
-        let pad = "  ".repeat(indent + 1);
-        match self {
-            J::N(x) if x.is_finite() => {
-                if x.fract() == 0.0 && x.abs() < 1e15 {
-                    out.push_str(&format!("{}", *x as i64));
-                } else {
-                    out.push_str(&format!("{x:.4}"));
-                }
-            }
-            J::N(_) => out.push_str("null"),
-            J::S(s) => {
-                out.push('"');
-                for c in s.chars() {
-                    match c {
-                        '"' => out.push_str("\\\""),
-                        '\\' => out.push_str("\\\\"),
-                        '\n' => out.push_str("\\n"),
-                        c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                        c => out.push(c),
-                    }
-                }
-                out.push('"');
-            }
-            J::A(v) => {
-                if v.iter().all(|x| matches!(x, J::N(_) | J::S(_))) {
-                    out.push('[');
-                    for (i, x) in v.iter().enumerate() {
-                        if i > 0 {
-                            out.push_str(", ");
-                        }
-                        x.write(out, indent);
-                    }
-                    out.push(']');
-                    return;
-                }
-                out.push_str("[\n");
-                for (i, x) in v.iter().enumerate() {
-                    out.push_str(&pad);
-                    x.write(out, indent + 1);
-                    out.push_str(if i + 1 < v.len() { ",\n" } else { "\n" });
-                }
-                out.push_str(&"  ".repeat(indent));
-                out.push(']');
-            }
-            J::O(v) => {
-                out.push_str("{\n");
-                for (i, (k, x)) in v.iter().enumerate() {
-                    out.push_str(&format!("{pad}\"{k}\": "));
-                    x.write(out, indent + 1);
-                    out.push_str(if i + 1 < v.len() { ",\n" } else { "\n" });
-                }
-                out.push_str(&"  ".repeat(indent));
-                out.push('}');
-            }
-        }
-    }
-}
-
-fn obj(v: Vec<(&str, J)>) -> J {
-    J::O(v.into_iter().map(|(k, x)| (k.to_string(), x)).collect())
-}
-
-fn s(x: impl Into<String>) -> J {
-    J::S(x.into())
-}
-
-fn jn(x: f64) -> J {
-    J::N(x)
-}
-
-// ----------------------------- link time -----------------------------
-
-struct LinkTime {
-    name: String,
-    functions: usize,
-    randomized: usize,
-    rerand_ms: f64,
-    plain_ms: f64,
-}
-
-impl LinkTime {
-    fn ratio(&self) -> f64 {
-        self.rerand_ms / self.plain_ms
-    }
-    fn us_per_function(&self) -> f64 {
-        (self.rerand_ms - self.plain_ms) * 1e3 / self.functions.max(1) as f64
-    }
-}
-
-/// Kbuild's two links of the module in `dir` (`ld -r` of the objects and
-/// the .ko link), re-run with rerand-ld and with the plain linker on the
-/// same inputs, alternating, the median of `reps`.
-fn time_links(bench: &Bench, name: &str, dir: &Path, ko: &Path, reps: usize) -> Result<LinkTime> {
-    let stem = ko.file_stem().unwrap().to_string_lossy().into_owned();
-    let scratch = cache_dir().join("bench-link").join(name);
-    fs::create_dir_all(&scratch).map_err(|e| Error(format!("{}: {e}", scratch.display())))?;
-    let m = Module::read(ko).map_err(|e| Error(e.to_string()))?;
-    let (mut tr, mut tp) = (0.0, 0.0);
-    for target in [format!("{stem}.o"), format!("{stem}.ko")] {
-        let mut args = link_command(dir, &target)?;
-        if args.first().map(String::as_str) != Some("rerand-ld") {
-            bail!(
-                "{}/.{target}.cmd does not link with rerand-ld: {}",
-                dir.display(),
-                args.join(" ")
-            );
-        }
-        let o = args
-            .iter()
-            .position(|a| a == "-o")
-            .ok_or_else(|| Error(format!(".{target}.cmd: no -o")))?;
-        args[o + 1] = scratch.join(&target).display().to_string();
-        let mut plain = args.clone();
-        plain[0] = oracle::LD.to_string();
-        time_once(bench, &args)?;
-        time_once(bench, &plain)?;
-        let (mut r, mut p) = (Vec::new(), Vec::new());
-        for _ in 0..reps {
-            r.push(time_once(bench, &args)?.as_secs_f64() * 1e3);
-            p.push(time_once(bench, &plain)?.as_secs_f64() * 1e3);
-        }
-        tr += median(r);
-        tp += median(p);
-    }
-    let lt = LinkTime {
-        name: name.into(),
-        functions: m.functions.len() + m.excluded.len(),
-        randomized: m.functions.len(),
-        rerand_ms: tr,
-        plain_ms: tp,
-    };
-    step(&format!(
-        "link {name}: rerand-ld {:.1} ms, plain {:.1} ms, {:.2}x, {:.1} us per function ({} functions)",
-        lt.rerand_ms,
-        lt.plain_ms,
-        lt.ratio(),
-        lt.us_per_function(),
-        lt.functions
-    ));
-    Ok(lt)
-}
-
-/// A module of `n` small functions in files of 1,000, built with rerand-ld
-/// under `.cache/bench-gen/<n>/` (the plain linker is timed on the same
-/// objects by [`time_links`], so one build is enough).
-fn build_generated(bench: &Bench, n: usize) -> Result<PathBuf> {
-    let base = cache_dir().join("bench-gen").join(n.to_string());
-    let files = n.div_ceil(1000);
-    let mut objs = Vec::new();
-    let mut sources = Vec::new();
-    for f in 0..files {
-        let mut c = String::from("// SPDX-License-Identifier: GPL-2.0\n/* Generated by xtask/src/bench.rs. */\n#include <linux/module.h>\n\n");
-        let lo = f * 1000;
-        let hi = ((f + 1) * 1000).min(n);
-        for i in lo..hi {
-            if i == lo {
-                c.push_str(&format!(
-                    "int gen_f{i}(int x);\nnoinline int gen_f{i}(int x)\n{{\n\treturn x + {i};\n}}\n\n"
-                ));
-            } else {
-                c.push_str(&format!(
-                    "int gen_f{i}(int x);\nnoinline int gen_f{i}(int x)\n{{\n\treturn gen_f{}(x ^ {i}) + {i};\n}}\n\n",
-                    i - 1
-                ));
-            }
-        }
-        if f == 0 {
-            c.push_str("MODULE_LICENSE(\"GPL\");\nMODULE_DESCRIPTION(\"rerand bench: many small functions\");\n");
-        }
-        sources.push((format!("g{f}.c"), c));
-        objs.push(format!("g{f}.o"));
-    }
-    let mut dirs = Vec::new();
-    for (sub, tail, linker) in [("rerand", "include $(RERAND_MK)", Linker::Rerand)] {
-        let dir = base.join(sub);
-        for (name, c) in &sources {
-            write_if_changed(&dir.join(name), c.as_bytes())?;
-        }
-        let kb = format!(
-            "obj-m := bench_gen.o\nbench_gen-y := {}\n{tail}\n",
-            objs.join(" ")
-        );
-        write_if_changed(&dir.join("Kbuild"), kb.as_bytes())?;
-        for f in ["bench_gen.o", "bench_gen.ko"] {
-            let _ = fs::remove_file(dir.join(f));
-        }
-        step(&format!(
-            "building a module of {n} functions ({})",
-            if linker == Linker::Plain {
-                "plain ld"
-            } else {
-                "rerand-ld"
-            }
-        ));
-        let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-        crate::util::run(
-            kbuild::kbuild_command(bench, &dir, linker)
-                .arg(format!("-j{jobs}"))
-                .arg("modules"),
-            "building the generated module",
-        )?;
-        dirs.push(dir);
-    }
-    Ok(dirs.remove(0))
-}
-
-// ------------------------------ VM runs ------------------------------
-
-struct VmRun {
-    name: String,
-    smp: u32,
-    icount: bool,
-    env: String,
-}
-
-/// Boots the VM with rerand.ko, copies bfq (both builds), null_blk and
-/// bench_call (both builds) in, runs tests/bench-call/guest.sh.
-fn run_vm(bench: &Bench, r: &VmRun, timeout: u64, reuse: bool) -> Result<Lines> {
-    if reuse {
-        let p = cache_dir().join(format!("logs/bench-{}.log", r.name));
-        let text = fs::read(&p).map_err(|e| Error(format!("{}: {e}", p.display())))?;
-        let log: Vec<String> = String::from_utf8_lossy(&text)
-            .lines()
-            .map(str::to_string)
-            .collect();
-        let lines = Lines::parse(&log);
-        if let Some(f) = log.iter().find(|l| vm::is_failure_line(l)) {
-            bail!("{}: the kernel reported a failure: {f}", p.display());
-        }
-        if lines.raw("done").next().is_none() {
-            bail!("{}: not a complete bench run", p.display());
-        }
-        step(&format!("VM run {}: reusing {}", r.name, p.display()));
-        return Ok(lines);
-    }
-    let work = cache_dir().join("bench-run");
-    fs::create_dir_all(&work).map_err(|e| Error(format!("{}: {e}", work.display())))?;
-    let env_file = work.join(format!("{}.env", r.name));
-    fs::write(&env_file, &r.env).map_err(|e| Error(format!("{}: {e}", env_file.display())))?;
-    let bfq = crate::bfq::dirs(bench);
-    let calls = call_dirs();
-    let mut files = null_blk_files(bench);
-    files.extend([
-        (env_file, "/rerand/bench.env".to_string()),
-        (bfq.ko(), "/rerand/extra/rr/bfq.ko".into()),
-        (
-            bfq.plain.join("bfq.ko"),
-            "/rerand/extra/plain/bfq.ko".into(),
-        ),
-        (calls.rr_ko(), "/rerand/extra/bench_call_rr.ko".into()),
-        (calls.plain_ko(), "/rerand/extra/bench_call_plain.ko".into()),
-    ]);
-    let opts = VmOptions {
-        cpu: "max".into(),
-        smp: r.smp,
-        icount: r.icount,
-        modules: vec![kbuild::runtime_ko()],
-        files,
-        script: Some(root().join("tests/bench-call/guest.sh")),
-        timeout: Duration::from_secs(timeout),
-        name: format!("bench-{}", r.name),
-        echo: false,
-        ..Default::default()
-    };
-    let t = Instant::now();
-    let o = vm::run(bench, &opts)?;
-    let lines = Lines::parse(&o.log);
-    if !o.passed() || lines.raw("done").next().is_none() {
-        let why: Vec<&str> = lines.raw("fail").collect();
-        bail!(
-            "bench VM run {} failed: {} {} (log: {})",
-            r.name,
-            o.verdict(),
-            why.join("; "),
-            o.log_path.display()
-        );
-    }
-    step(&format!(
-        "VM run {} done in {:.0} s (log: {})",
-        r.name,
-        t.elapsed().as_secs_f64(),
-        o.log_path.display()
-    ));
-    Ok(lines)
-}
-
-/// Instructions (icount) or ns per call: elapsed / calls, median of reps.
-fn per_call(l: &Lines, module: &str, threads: Option<f64>, field: &str) -> f64 {
-    median(
-        l.of("call")
-            .filter(|m| m.get("module").map(String::as_str) == Some(module))
-            .filter(|m| threads.is_none_or(|t| num(m, "threads") == t))
-            .map(|m| {
-                let per_thread_calls = num(m, "calls") / num(m, "threads");
-                if field == "elapsed_ns" {
-                    num(m, "elapsed_ns") / num(m, "calls")
-                } else {
-                    num(m, field) / per_thread_calls
-                }
-            })
-            .collect(),
-    )
-}
-
-// ------------------------------- entropy -----------------------------
-
-/// Shannon and min-entropy (bits) of a histogram.
-fn entropies(counts: &[usize]) -> (f64, f64) {
-    let n: usize = counts.iter().sum();
-    if n == 0 {
-        return (f64::NAN, f64::NAN);
-    }
-    let mut h = 0.0;
-    let mut max = 0usize;
-    for &c in counts {
-        if c > 0 {
-            let p = c as f64 / n as f64;
-            h -= p * p.log2();
-        }
-        max = max.max(c);
-    }
-    (h, -(max as f64 / n as f64).log2())
-}
-
-fn hex(s: &str) -> Option<u64> {
-    u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()
-}
-
-// -------------------------------- SVG --------------------------------
-
-const COLORS: &[&str] = &["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd"];
-
-struct Chart<'a> {
-    title: &'a str,
-    xlabel: &'a str,
-    ylabel: &'a str,
-    series: Vec<(String, Vec<(f64, f64)>)>,
-    /// Tick labels at given x positions (else numeric ticks).
-    xticks: Option<Vec<(f64, String)>>,
-    /// A dashed horizontal reference line with its label.
-    hline: Option<(f64, String)>,
-    points: bool,
-}
-
-fn esc(t: &str) -> String {
-    t.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-fn nice(x: f64) -> String {
-    if x.abs() >= 100.0 || x == x.trunc() {
-        format!("{x:.0}")
-    } else if x.abs() >= 1.0 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.3}")
-    }
-}
-
-impl Chart<'_> {
-    fn svg(&self) -> String {
-        let (w, h, l, r, t, b) = (760.0, 420.0, 80.0, 170.0, 40.0, 60.0);
-        let pts = self.series.iter().flat_map(|s| s.1.iter());
-        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-        for &(x, y) in pts.filter(|p| p.0.is_finite() && p.1.is_finite()) {
-            x0 = x0.min(x);
-            x1 = x1.max(x);
-            y0 = y0.min(y);
-            y1 = y1.max(y);
-        }
-        if let Some((y, _)) = &self.hline {
-            y0 = y0.min(*y);
-            y1 = y1.max(*y);
-        }
-        if x0 > x1 {
-            (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
-        }
-        if x1 - x0 < 1e-9 {
-            x1 = x0 + 1.0;
-        }
-        let pad = ((y1 - y0) * 0.08).max(1e-9);
-        y0 -= pad;
-        y1 += pad;
-        let px = |x: f64| l + (x - x0) / (x1 - x0) * (w - l - r);
-        let py = |y: f64| h - b - (y - y0) / (y1 - y0) * (h - t - b);
-        let mut o = format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">{}</text>\n",
-            (l + w - r) / 2.0,
-            esc(self.title)
-        );
-        o.push_str(&format!(
-            "<rect x=\"{l}\" y=\"{t}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n",
-            w - l - r,
-            h - t - b
-        ));
-        for i in 0..=5 {
-            let y = y0 + (y1 - y0) * i as f64 / 5.0;
-            o.push_str(&format!(
-                "<line x1=\"{l}\" x2=\"{}\" y1=\"{py:.1}\" y2=\"{py:.1}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n",
-                w - r,
-                l - 6.0,
-                py(y) + 4.0,
-                nice(y),
-                py = py(y)
-            ));
-        }
-        let ticks: Vec<(f64, String)> = match &self.xticks {
-            Some(t) => t.clone(),
-            None => (0..=5)
-                .map(|i| {
-                    let x = x0 + (x1 - x0) * i as f64 / 5.0;
-                    (x, nice(x))
-                })
-                .collect(),
-        };
-        for (x, label) in ticks {
-            o.push_str(&format!(
-                "<line x1=\"{px:.1}\" x2=\"{px:.1}\" y1=\"{t}\" y2=\"{}\" stroke=\"#eee\"/><text x=\"{px:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-                h - b,
-                h - b + 16.0,
-                esc(&label),
-                px = px(x)
-            ));
-        }
-        o.push_str(&format!(
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n<text x=\"18\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 18 {})\">{}</text>\n",
-            (l + w - r) / 2.0,
-            h - 16.0,
-            esc(self.xlabel),
-            (t + h - b) / 2.0,
-            (t + h - b) / 2.0,
-            esc(self.ylabel)
-        ));
-        if let Some((y, label)) = &self.hline {
-            o.push_str(&format!(
-                "<line x1=\"{l}\" x2=\"{}\" y1=\"{py:.1}\" y2=\"{py:.1}\" stroke=\"#888\" stroke-dasharray=\"6 4\"/><text x=\"{}\" y=\"{:.1}\" fill=\"#555\">{}</text>\n",
-                w - r,
-                w - r + 6.0,
-                py(*y) + 4.0,
-                esc(label),
-                py = py(*y)
-            ));
-        }
-        for (i, (name, pts)) in self.series.iter().enumerate() {
-            let c = COLORS[i % COLORS.len()];
-            let path: Vec<String> = pts
-                .iter()
-                .filter(|p| p.0.is_finite() && p.1.is_finite())
-                .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
-                .collect();
-            o.push_str(&format!(
-                "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"{}\" points=\"{}\"/>\n",
-                if self.points { 0.8 } else { 2.0 },
-                path.join(" ")
-            ));
-            for p in &path {
-                let (x, y) = p.split_once(',').unwrap();
-                o.push_str(&format!(
-                    "<circle cx=\"{x}\" cy=\"{y}\" r=\"{}\" fill=\"{c}\"/>",
-                    if self.points { 2.0 } else { 3.5 }
-                ));
-            }
-            let ly = t + 14.0 + 18.0 * i as f64;
-            o.push_str(&format!(
-                "\n<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{c}\"/><text x=\"{}\" y=\"{}\">{}</text>\n",
-                w - r + 10.0,
-                ly - 10.0,
-                w - r + 28.0,
-                ly,
-                esc(name)
-            ));
-        }
-        o.push_str("</svg>\n");
-        o
-    }
-}
-
 // ------------------------------- the run -----------------------------
 
 fn sh(cmd: &str) -> String {
@@ -802,19 +253,6 @@ fn sh(cmd: &str) -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default()
-}
-
-/// A number from `rerand inspect --json`'s summary.
-fn json_num(text: &str, key: &str) -> f64 {
-    text.split_once(&format!("\"{key}\":"))
-        .map(|(_, r)| {
-            r.trim_start()
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.')
-                .collect::<String>()
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN)
 }
 
 pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
@@ -1153,108 +591,8 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
         }
     }
 
-    // Entropy.
-    let funcs: Vec<(String, u64)> = l2
-        .raw("funcs")
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .filter_map(|t| t.rsplit_once(':'))
-        .filter_map(|(n, a)| Some((n.to_string(), hex(a)?)))
-        .collect();
-    let samples_v: Vec<Vec<u64>> = l2
-        .raw("addrs")
-        .map(|b| b.split_whitespace().skip(1).filter_map(hex).collect())
-        .collect();
-    let reach = 126.0 * 1048576.0;
-    let tr_lo = funcs.iter().map(|f| f.1).min().unwrap_or(0) as f64;
-    let tr_hi = funcs.iter().map(|f| f.1).max().unwrap_or(0) as f64;
-    let region_line = sh(&format!(
-        "grep -a -m1 -E 'rerand: ready' '{}'",
-        cache_dir().join("logs/bench-icount-smp2.log").display()
-    ));
-    // rr_region(): the 128 MiB module region cut to the `bl` reach of the
-    // module's text (at least 126 MiB of it); without the region, the
-    // reach window on both sides (252 MiB).
-    let span = if region_line.contains("region found") {
-        reach
-    } else {
-        2.0 * reach - (tr_hi - tr_lo)
-    };
-    let align_of = |name: &str| {
-        bfq_mod
-            .functions
-            .iter()
-            .find(|f| f.name == name)
-            .map_or(16, |f| f.align.max(16))
-    };
-    let size_of = |name: &str| {
-        bfq_mod
-            .functions
-            .iter()
-            .find(|f| f.name == name)
-            .map_or(0, |f| f.size)
-    };
-    let theo: Vec<f64> = funcs
-        .iter()
-        .map(|(n, _)| {
-            let pages = ((span - size_of(n) as f64 - 4096.0) / 4096.0).floor();
-            pages.log2() + (4096.0 / align_of(n) as f64).log2()
-        })
-        .collect();
-    let theo_min = theo.iter().cloned().fold(f64::INFINITY, f64::min);
-    let theo_med = median(theo.clone());
-    let mut page_hist = vec![0usize; 64];
-    let mut off_hist = vec![0usize; 256];
-    let (mut total, mut changed, mut pairs) = (0usize, 0usize, 0usize);
-    let mut seen = std::collections::HashSet::new();
-    let mut ds = Vec::new();
-    let (mut dmin, mut dmax) = (f64::MAX, f64::MIN);
-    for (k, sample) in samples_v.iter().enumerate() {
-        for (i, &body) in sample.iter().enumerate() {
-            let Some((name, tramp)) = funcs.get(i) else {
-                continue;
-            };
-            total += 1;
-            seen.insert((i, body));
-            let d = body as f64 - *tramp as f64;
-            dmin = dmin.min(d);
-            dmax = dmax.max(d);
-            ds.push(d);
-            if align_of(name) <= 16 {
-                off_hist[((body & 0xfff) / 16) as usize] += 1;
-            }
-            if k > 0 {
-                if let Some(&prev) = samples_v[k - 1].get(i) {
-                    pairs += 1;
-                    changed += usize::from(prev != body);
-                }
-            }
-        }
-    }
-    for d in &ds {
-        let b = ((d - dmin) / (dmax - dmin).max(1.0) * 64.0).clamp(0.0, 63.0) as usize;
-        page_hist[b] += 1;
-    }
-    let (h_page, hmin_page) = entropies(&page_hist);
-    let (h_off, hmin_off) = entropies(&off_hist);
-    let mut addr_series = Vec::new();
-    for i in [0usize, funcs.len() / 2, funcs.len().saturating_sub(1)] {
-        let Some((name, tramp)) = funcs.get(i) else {
-            continue;
-        };
-        let pts: Vec<(f64, f64)> = samples_v
-            .iter()
-            .enumerate()
-            .filter_map(|(k, s)| {
-                s.get(i)
-                    .map(|&b| (k as f64 * 50.0, (b as f64 - *tramp as f64) / 1048576.0))
-            })
-            .collect();
-        if addr_series.iter().all(|(n, _): &(String, _)| n != name) {
-            addr_series.push((name.clone(), pts));
-        }
-    }
+    // Entropy (entropy.rs).
+    let ent = entropy::Entropy::measure(l2, &bfq_mod);
 
     // Memory.
     let tramp_b = json_num(&inspect, "trampoline_bytes");
@@ -1287,7 +625,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
                 title: "bfq bodies over time (period 10 ms): body - trampoline",
                 xlabel: "sample (ms of sampling, one read every 50 ms)",
                 ylabel: "MiB from the trampoline",
-                series: addr_series,
+                series: ent.addr_series.clone(),
                 xticks: None,
                 hline: None,
                 points: true,
@@ -1472,22 +810,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
                 ),
             ]),
         ),
-        (
-            "entropy",
-            obj(vec![
-                ("theoretical_bits_min", jn(theo_min)),
-                ("theoretical_bits_median", jn(theo_med)),
-                ("region_bytes", jn(span)),
-                ("samples", jn(total as f64)),
-                ("distinct", jn(seen.len() as f64)),
-                ("changed_between_samples", jn(changed as f64 / pairs.max(1) as f64)),
-                ("observed_span_bytes", jn(dmax - dmin)),
-                ("page_bucket64_shannon_bits", jn(h_page)),
-                ("page_bucket64_min_entropy_bits", jn(hmin_page)),
-                ("offset256_shannon_bits", jn(h_off)),
-                ("offset256_min_entropy_bits", jn(hmin_off)),
-            ]),
-        ),
+        ("entropy", ent.json()),
         ("moves", J::A(moves_json)),
         (
             "crossings_4k",
@@ -1660,28 +983,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
     }
 
     md.push_str("## 5. Entropy and memory\n\n");
-    md.push_str(&format!(
-        "Placement (`runtime-kmod/move.c`): the copies one module gets in a period share one arena at a random page of the region, in random order, the first at a random offset in the first page and each next after a random gap (up to 256 bytes), at their alignment (at least 16 bytes), so a body's offset in its page is spread over the page (measured below). Bodies moved in the same period are correlated: they lie in one arena, so one leaked body address narrows where its siblings are to that arena until they move again. The region is the 128 MiB module area cut to a `bl`'s reach (±126 MiB) of the module's text, or that reach window when the module area is not known: at least {:.0} MiB here (`{}`). Theoretical bits per move for one body = log2(pages) + log2(4096 / alignment): **{:.1} bits** (median over bfq's functions; minimum {:.1}).\n\nMeasured over {} body addresses ({} reads of `/sys/kernel/debug/rerand/bfq`, 50 ms apart at period 10 ms): {} distinct ({:.1}%), {:.1}% of bodies moved between consecutive reads; observed spread of body - trampoline {:.0} MiB. Position in 64 equal buckets over the observed spread: Shannon {:.2} of 6 bits, min-entropy {:.2}; in-page offset (16-byte aligned bodies) in 256 slots: Shannon {:.2} of 8 bits, min-entropy {:.2}. {}\n\n![addresses](addresses.svg)\n\n",
-        span / 1048576.0,
-        if region_line.is_empty() { "region from rr_region()".to_string() } else { esc(region_line.split("] ").last().unwrap_or("")) },
-        theo_med,
-        theo_min,
-        total,
-        samples_v.len(),
-        seen.len(),
-        100.0 * seen.len() as f64 / total.max(1) as f64,
-        100.0 * changed as f64 / pairs.max(1) as f64,
-        (dmax - dmin) / 1048576.0,
-        h_page,
-        hmin_page,
-        h_off,
-        hmin_off,
-        if h_page >= 5.7 && h_off >= 7.6 {
-            format!("Both near their maximum: the positions are spread evenly, consistent with the theoretical figure (a sample of this size cannot measure {theo_med:.0} bits directly).")
-        } else {
-            format!("The in-page offsets are spread evenly; the positions less so, because each read's {randomized:.0} bodies were placed in the same period and so share one arena: the sample holds only {} independent arena placements, too few to fill 64 buckets evenly (it cannot measure {theo_med:.0} bits directly).", samples_v.len())
-        }
-    ));
+    md.push_str(&ent.markdown(randomized));
     md.push_str(&format!(
         "Memory per randomized function (from `rerand inspect --json bfq.ko`): trampoline {:.0} bytes, tables {:.0} bytes, slot (per-CPU counters' header) {:.0} bytes; at run time each function has one or two copies of its body, in the arenas of the periods that built them.\n",
         tramp_b / randomized,
