@@ -320,6 +320,42 @@ pub(crate) fn time_once(bench: &Bench, args: &[String]) -> Result<Duration> {
     Ok(dt)
 }
 
+/// One of Kbuild's links of the module in `dir` (`target`: `foo.o` or
+/// `foo.ko`), re-run from its `.cmd` file with rerand-ld and with the
+/// plain linker on the same inputs, output to `scratch`: `reps` timings
+/// of each, alternating, after one untimed run each (page cache).
+pub(crate) fn time_link(
+    bench: &Bench,
+    dir: &Path,
+    target: &str,
+    scratch: &Path,
+    reps: usize,
+) -> Result<(Vec<Duration>, Vec<Duration>)> {
+    let mut args = link_command(dir, target)?;
+    if args.first().map(String::as_str) != Some("rerand-ld") {
+        bail!(
+            "{}/.{target}.cmd does not link with rerand-ld: {}",
+            dir.display(),
+            args.join(" ")
+        );
+    }
+    let o = args
+        .iter()
+        .position(|a| a == "-o")
+        .ok_or_else(|| Error(format!(".{target}.cmd: no -o")))?;
+    args[o + 1] = scratch.join(target).display().to_string();
+    let mut plain = args.clone();
+    plain[0] = oracle::LD.to_string();
+    time_once(bench, &args)?;
+    time_once(bench, &plain)?;
+    let (mut r, mut p) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        r.push(time_once(bench, &args)?);
+        p.push(time_once(bench, &plain)?);
+    }
+    Ok((r, p))
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -344,29 +380,7 @@ pub fn bench_link(bench: &Bench, reps: usize) -> Result<()> {
     );
     let (mut tr, mut tp) = (Duration::ZERO, Duration::ZERO);
     for target in ["bfq.o", "bfq.ko"] {
-        let mut args = link_command(&d.rerand, target)?;
-        if args.first().map(String::as_str) != Some("rerand-ld") {
-            bail!(
-                "{}/.{target}.cmd does not link with rerand-ld: {}",
-                d.rerand.display(),
-                args.join(" ")
-            );
-        }
-        let o = args
-            .iter()
-            .position(|a| a == "-o")
-            .ok_or_else(|| Error(format!(".{target}.cmd: no -o")))?;
-        args[o + 1] = scratch.join(target).display().to_string();
-        let mut plain = args.clone();
-        plain[0] = oracle::LD.to_string();
-        // One untimed run each warms the page cache.
-        time_once(bench, &args)?;
-        time_once(bench, &plain)?;
-        let (mut r, mut p) = (Vec::new(), Vec::new());
-        for _ in 0..reps {
-            r.push(time_once(bench, &args)?);
-            p.push(time_once(bench, &plain)?);
-        }
+        let (r, p) = time_link(bench, &d.rerand, target, &scratch, reps)?;
         let (mr, mp) = (median(r), median(p));
         tr += mr;
         tp += mp;

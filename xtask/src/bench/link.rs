@@ -1,15 +1,14 @@
 //! Link time (section 1): Kbuild's links re-run with rerand-ld and plain ld.
 
 use super::{median, write_if_changed};
-use crate::bail;
-use crate::bfq::{link_command, time_once};
+use crate::bfq::time_link;
 use crate::env::Bench;
 use crate::kbuild::{self, Linker};
 use crate::util::{cache_dir, step, Error, Result};
 use relocator::module::Module;
-use relocator::oracle;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub(super) struct LinkTime {
     pub(super) name: String,
@@ -42,32 +41,12 @@ pub(super) fn time_links(
     let scratch = cache_dir().join("bench-link").join(name);
     fs::create_dir_all(&scratch).map_err(|e| Error(format!("{}: {e}", scratch.display())))?;
     let m = Module::read(ko).map_err(|e| Error(e.to_string()))?;
+    let ms = |v: Vec<Duration>| median(v.iter().map(|d| d.as_secs_f64() * 1e3).collect());
     let (mut tr, mut tp) = (0.0, 0.0);
     for target in [format!("{stem}.o"), format!("{stem}.ko")] {
-        let mut args = link_command(dir, &target)?;
-        if args.first().map(String::as_str) != Some("rerand-ld") {
-            bail!(
-                "{}/.{target}.cmd does not link with rerand-ld: {}",
-                dir.display(),
-                args.join(" ")
-            );
-        }
-        let o = args
-            .iter()
-            .position(|a| a == "-o")
-            .ok_or_else(|| Error(format!(".{target}.cmd: no -o")))?;
-        args[o + 1] = scratch.join(&target).display().to_string();
-        let mut plain = args.clone();
-        plain[0] = oracle::LD.to_string();
-        time_once(bench, &args)?;
-        time_once(bench, &plain)?;
-        let (mut r, mut p) = (Vec::new(), Vec::new());
-        for _ in 0..reps {
-            r.push(time_once(bench, &args)?.as_secs_f64() * 1e3);
-            p.push(time_once(bench, &plain)?.as_secs_f64() * 1e3);
-        }
-        tr += median(r);
-        tp += median(p);
+        let (r, p) = time_link(bench, dir, &target, &scratch, reps)?;
+        tr += ms(r);
+        tp += ms(p);
     }
     let lt = LinkTime {
         name: name.into(),
