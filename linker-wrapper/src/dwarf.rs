@@ -37,6 +37,10 @@ enum Value {
     U(u64),
     Ref(u64),
     Addr(Option<usize>, i64),
+    /// DW_FORM_string: the string starts at this offset of `.debug_info`.
+    InlineStr(usize),
+    /// DW_FORM_strp: at this offset of `.debug_str`.
+    StrOffset(u64),
     Other,
 }
 
@@ -59,6 +63,7 @@ const DW_TAG_RVALUE_REFERENCE: u64 = 0x42;
 const DW_TAG_ATOMIC: u64 = 0x47;
 const DW_TAG_MEMBER: u64 = 0x0d;
 
+const DW_AT_NAME: u64 = 0x03;
 const DW_AT_BYTE_SIZE: u64 = 0x0b;
 const DW_AT_LOW_PC: u64 = 0x11;
 const DW_AT_ABSTRACT_ORIGIN: u64 = 0x31;
@@ -323,6 +328,9 @@ struct Info<'a> {
     tables: Vec<Abbrevs>,
     /// One bit per byte of `.debug_info`: a DIE starts there.
     starts: Vec<u64>,
+    /// Subprograms without `DW_AT_low_pc`, by DIE offset: for
+    /// [`function_verdicts`]' lookup by name.
+    without_pc: Vec<u64>,
 }
 
 fn read_value(r: &mut Reader, spec: Spec, u: &Unit, relocs: &RelocAt) -> R<Value> {
@@ -363,6 +371,11 @@ fn read_value(r: &mut Reader, spec: Spec, u: &Unit, relocs: &RelocAt) -> R<Value
         0x14 => Value::Ref(u.start.wrapping_add(r.uint(8)?)),
         0x15 => Value::Ref(u.start.wrapping_add(r.uleb()?)),
         DW_FORM_IMPLICIT_CONST => Value::U(spec.ic as u64),
+        0x08 => {
+            r.cstr()?;
+            Value::InlineStr(at as usize)
+        }
+        0x0e => Value::StrOffset(rel(r.uint(s.offset_size)?)),
         _ => {
             skip_form(r, form, s)?;
             Value::Other
@@ -431,6 +444,7 @@ impl<'a> Info<'a> {
             units: Vec::new(),
             tables: Vec::new(),
             starts: vec![0u64; info.len().div_ceil(64)],
+            without_pc: Vec::new(),
         };
         let mut table_of: HashMap<(u64, Shape), usize> = HashMap::new();
         let mut r = Reader { b: info, pos: 0 };
@@ -541,8 +555,9 @@ impl<'a> Info<'a> {
                     skip_form(&mut sub, spec.form, u.shape)?;
                 }
             }
-            if let Some(v) = low_pc {
-                subprogram(off as u64, v);
+            match low_pc {
+                Some(v) => subprogram(off as u64, v),
+                None => self.without_pc.push(off as u64),
             }
         }
         Ok(())
@@ -619,6 +634,18 @@ impl<'a> Info<'a> {
             Some(Value::U(v)) => Some(v),
             _ => None,
         }
+    }
+
+    /// `DW_AT_name` of `d`, inline or in `debug_str` (other string forms:
+    /// `None`).
+    fn name<'s>(&'s self, d: Die, debug_str: &'s [u8]) -> Option<&'s [u8]> {
+        let (b, at) = match self.get(d, DW_AT_NAME)? {
+            Value::InlineStr(at) => (self.info, at),
+            Value::StrOffset(at) => (debug_str, usize::try_from(at).ok()?),
+            _ => return None,
+        };
+        let t = b.get(at..)?;
+        Some(&t[..t.iter().position(|&c| c == 0)?])
     }
 
     /// Where the entry after `d` and all its descendants starts.
@@ -845,29 +872,67 @@ impl<'a> Info<'a> {
     }
 }
 
-/// Verdicts of the functions with an address in `.debug_info` whose entry
-/// section index satisfies `wanted`, keyed by that section index.
-/// `DW_AT_low_pc` is after the `-fpatchable-function-entry` NOPs, so it is
-/// not the symbol value; with one function per section the lowest entry in
-/// a section is the function. The whole of `.debug_info` is checked: a
-/// malformed section is an error even where no wanted function lies.
+/// Verdicts of the functions in `wanted` (entry section index -> symbol
+/// name), keyed by that section index.
+///
+/// A function is found by its `DW_AT_low_pc`, which is after the
+/// `-fpatchable-function-entry` NOPs, so it is not the symbol value; with
+/// one function per section the lowest entry in a section is the function.
+/// A function no address names is then looked up by name among the
+/// subprograms without one: GCC leaves some out-of-line functions with only
+/// such an entry (seen: ext4's and btrfs's `__bpf_trace_*`, and functions
+/// that compile to nothing, `ext4_ext_release`, bfq's `bfq_pd_reset_stats`).
+/// A C name is the function's own in its unit, and a clone with another
+/// calling convention has another name (`.isra.0`, `.constprop.0`); entries
+/// of that name in several units must agree, or the function gets none.
+/// The whole of `.debug_info` is checked: a malformed section is an error
+/// even where no wanted function lies.
 pub fn function_verdicts(
     info: &[u8],
     abbrev: &[u8],
+    debug_str: &[u8],
     relocs: &RelocAt,
-    wanted: &dyn Fn(usize) -> bool,
+    wanted: &HashMap<usize, &str>,
 ) -> Result<HashMap<usize, Verdict>, String> {
     // section -> (lowest entry offset, its DIE); the first DIE wins ties.
     let mut best: HashMap<usize, (i64, u64)> = HashMap::new();
     let dies = Info::scan(info, abbrev, relocs, &mut |die, low_pc| {
         if let Value::Addr(Some(sec), off) = low_pc {
-            if off >= 0 && wanted(sec) && best.get(&sec).is_none_or(|(o, _)| off < *o) {
+            if off >= 0 && wanted.contains_key(&sec) && best.get(&sec).is_none_or(|(o, _)| off < *o)
+            {
                 best.insert(sec, (off, die));
             }
         }
     })?;
-    Ok(best
+    let mut out: HashMap<usize, Verdict> = best
         .into_iter()
         .filter_map(|(sec, (_, die))| Some((sec, dies.verdict(dies.at(die)?))))
-        .collect())
+        .collect();
+    let unnamed: HashMap<&[u8], usize> = wanted
+        .iter()
+        .filter(|(sec, _)| !out.contains_key(sec))
+        .map(|(&sec, name)| (name.as_bytes(), sec))
+        .collect();
+    if unnamed.is_empty() {
+        return Ok(out);
+    }
+    // section -> the verdict every entry of its name gave (None: they differ).
+    let mut by_name: HashMap<usize, Option<Verdict>> = HashMap::new();
+    for &off in &dies.without_pc {
+        let Some(d) = dies.at(off) else { continue };
+        let Some(&sec) = dies.name(d, debug_str).and_then(|n| unnamed.get(n)) else {
+            continue;
+        };
+        let v = dies.verdict(d);
+        by_name
+            .entry(sec)
+            .and_modify(|seen| {
+                if seen.as_ref() != Some(&v) {
+                    *seen = None
+                }
+            })
+            .or_insert(Some(v));
+    }
+    out.extend(by_name.into_iter().filter_map(|(sec, v)| Some((sec, v?))));
+    Ok(out)
 }

@@ -817,12 +817,20 @@ fn apply_dwarf(b: &Builder, raw: &[SectionId], funcs: &mut [Func], cfg: &Config)
                         }
                         None => (None, addend),
                     };
-                    let wanted: HashSet<usize> = funcs
+                    let wanted: HashMap<usize, &str> = funcs
                         .iter()
                         .filter(|f| f.excluded.is_none())
-                        .map(|f| f.section.index())
+                        .map(|f| (f.section.index(), f.name.as_str()))
                         .collect();
-                    let wanted = |sec| wanted.contains(&sec);
+                    // Names of the functions DWARF gives no address
+                    // (dwarf::function_verdicts); without it, those stay.
+                    let debug_str: &[u8] = match find(b".debug_str") {
+                        Some(s) if !compressed(s) => match &s.data {
+                            SectionData::Data(d) => d,
+                            _ => &[],
+                        },
+                        _ => &[],
+                    };
                     // The usual case, searched in place: one raw (rawrela)
                     // section, in offset order as assemblers write it. A
                     // third of the DWARF pass of a large object went into
@@ -857,7 +865,7 @@ fn apply_dwarf(b: &Builder, raw: &[SectionId], funcs: &mut [Func], cfg: &Config)
                             let e = rawrela::entry(d, lo.checked_sub(1)?);
                             (e.offset == at).then(|| value(e.symbol(), e.addend))
                         };
-                        dwarf::function_verdicts(id, ad, &lookup, &wanted)
+                        dwarf::function_verdicts(id, ad, debug_str, &lookup, &wanted)
                             .map_err(|e| format!("unreadable DWARF ({e})"))
                     } else {
                         // (offset, Builder index of the symbol, addend), from
@@ -882,7 +890,7 @@ fn apply_dwarf(b: &Builder, raw: &[SectionId], funcs: &mut [Func], cfg: &Config)
                             let (off, sym, addend) = rels[k];
                             (off == at).then(|| value(sym, addend))
                         };
-                        dwarf::function_verdicts(id, ad, &lookup, &wanted)
+                        dwarf::function_verdicts(id, ad, debug_str, &lookup, &wanted)
                             .map_err(|e| format!("unreadable DWARF ({e})"))
                     }
                 }

@@ -453,6 +453,37 @@ fn rewrite_and_run_under_qemu() {
     assert!(text.starts_with("OK: 26 functions moved"), "{text}");
 }
 
+/// GCC's identical code folding leaves a function whose body it still
+/// emits with a DWARF entry that has no address (ext4's `__bpf_trace_*`,
+/// `ext4_ext_release`; here `empty_release`, folded into `empty_init`): its
+/// verdict comes from the entry of its name, so it moves.
+#[test]
+fn a_function_dwarf_gives_no_address_is_found_by_name() {
+    need(&[CC]);
+    let d = tmp("icf");
+    let src = d.join("icf.c");
+    std::fs::write(
+        &src,
+        "struct sb;\n\
+         void empty_init(struct sb *sb) { }\n\
+         void empty_release(struct sb *sb) { }\n",
+    )
+    .unwrap();
+    let obj = d.join("icf.o");
+    run(Command::new(CC)
+        .args(FLAGS)
+        .arg("-g")
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj));
+    let data = std::fs::read(&obj).unwrap();
+    let (_, rep) = rewritten(&data, &Config::default());
+    for n in ["empty_init", "empty_release"] {
+        let (status, reason) = status_of(&rep, n);
+        assert_eq!(status, "randomized", "{n}: {reason}");
+    }
+}
+
 #[test]
 fn options_and_odd_inputs() {
     need(&[CC]);

@@ -163,6 +163,25 @@ pub struct Excluded {
     pub at: Option<(usize, u64)>,
 }
 
+/// A function that stays (see [`Module::staying`]), with the other names
+/// the symbol table gives its bytes.
+#[derive(Clone, Debug)]
+pub struct Staying<'a> {
+    pub excluded: &'a Excluded,
+    pub aliases: Vec<&'a str>,
+}
+
+impl Staying<'_> {
+    /// `zram_init (alias init_module)`.
+    pub fn label(&self) -> String {
+        if self.aliases.is_empty() {
+            self.excluded.name.clone()
+        } else {
+            format!("{} (alias {})", self.excluded.name, self.aliases.join(", "))
+        }
+    }
+}
+
 /// One processed object's table.
 #[derive(Clone, Debug)]
 pub struct Table {
@@ -725,16 +744,37 @@ impl Module {
             .iter()
             .map(|f| 4 * f.relocs.iter().filter(|r| r.r_type == abi::OP_NOP).count() as u64)
             .sum();
-        // Aliases (module_exit()'s cleanup_module) counted once.
-        let mut seen = std::collections::HashSet::new();
         let staying = self
-            .excluded
+            .staying()
             .iter()
-            .filter(|e| !e.reason.starts_with("in .init."))
-            .filter(|e| e.at.is_none_or(|at| seen.insert(at)))
-            .filter_map(|e| e.size)
+            .filter(|s| !s.excluded.reason.starts_with("in .init."))
+            .filter_map(|s| s.excluded.size)
             .sum();
         (self.overhead().0, staying, kept)
+    }
+
+    /// The functions that stay, each once: an alias of an excluded
+    /// function (`init_module` for the module_init() function,
+    /// `cleanup_module` for the module_exit() one) is the same bytes, so it
+    /// is folded into the first name found at its address rather than
+    /// counted as a second function.
+    pub fn staying(&self) -> Vec<Staying<'_>> {
+        let mut v: Vec<Staying<'_>> = Vec::new();
+        let mut first_at: HashMap<(usize, u64), usize> = HashMap::new();
+        for e in &self.excluded {
+            if let Some(&i) = e.at.and_then(|at| first_at.get(&at)) {
+                v[i].aliases.push(&e.name);
+                continue;
+            }
+            if let Some(at) = e.at {
+                first_at.insert(at, v.len());
+            }
+            v.push(Staying {
+                excluded: e,
+                aliases: Vec::new(),
+            });
+        }
+        v
     }
 
     pub fn overhead(&self) -> (u64, u64, u64) {

@@ -96,6 +96,8 @@ fn synthetic_module(with_table: bool) -> Vec<u8> {
     });
     let real = sym(&mut obj, "foo_real", body_sec, 0, 16, SymbolKind::Text);
     sym(&mut obj, "bar", bar_sec, 0, 4, SymbolKind::Text);
+    // What module_exit() makes of an excluded function: a second name.
+    sym(&mut obj, "cleanup_module", bar_sec, 0, 4, SymbolKind::Text);
     rel(&mut obj, body_sec, 4, ext, R_AARCH64_CALL26, 0);
     rel(&mut obj, body_sec, 8, data, R_AARCH64_ADR_PREL_PG_HI21, 0);
     if !with_table {
@@ -118,7 +120,7 @@ fn synthetic_module(with_table: bool) -> Vec<u8> {
     let slots = sym(&mut obj, "slots", slots_sec, 0, 16, SymbolKind::Data);
 
     let mut t = Vec::new();
-    TableHeader::new(1, 3, 1).write(&mut t);
+    TableHeader::new(1, 3, 2).write(&mut t);
     FuncRecord {
         size: 16,
         align: 16,
@@ -207,7 +209,8 @@ fn synthetic_module(with_table: bool) -> Vec<u8> {
     );
     obj.append_section_data(
         note,
-        b"bar\treferenced by __jump_table (static keys patch the original in place)\0",
+        b"bar\treferenced by __jump_table (static keys patch the original in place)\0\
+          cleanup_module\treferenced by __jump_table (static keys patch the original in place)\0",
         1,
     );
     obj.write().unwrap()
@@ -228,10 +231,15 @@ fn reads_the_tables_of_a_module() {
         types,
         [abi::OP_NOP, R_AARCH64_CALL26, R_AARCH64_ADR_PREL_PG_HI21]
     );
-    assert_eq!(m.excluded.len(), 1);
+    assert_eq!(m.excluded.len(), 2);
     assert_eq!(m.excluded[0].name, "bar");
     assert_eq!(m.excluded[0].size, Some(4));
     assert!(m.excluded[0].reason.contains("__jump_table"));
+    // The alias is the same 4 bytes: one function that stays, not two.
+    let staying = m.staying();
+    assert_eq!(staying.len(), 1);
+    assert_eq!(staying[0].label(), "bar (alias cleanup_module)");
+    assert_eq!(m.fixed_exec().1, 4);
     assert_eq!(m.undefined, ["ext_func"]);
 
     let l = m.loader_layout(MODULES_VADDR, KIMAGE_VADDR);

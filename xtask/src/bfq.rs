@@ -369,7 +369,7 @@ pub fn bench_link(bench: &Bench, reps: usize) -> Result<()> {
     let scratch = cache_dir().join("bfq").join(&bench.version).join("bench");
     fs::create_dir_all(&scratch).map_err(|e| Error(format!("{}: {e}", scratch.display())))?;
     let m = Module::read(&d.ko()).map_err(|e| Error(e.to_string()))?;
-    let nfuncs = m.functions.len() + m.excluded.len();
+    let nfuncs = m.functions.len() + m.staying().len();
     println!(
         "bfq link time, rerand-ld vs {} on the same inputs, median of {reps}:",
         oracle::LD

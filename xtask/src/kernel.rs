@@ -81,6 +81,9 @@ const RERAND_LD: &str = "rerand-ld";
 /// Part of the cache key: bump when this recipe changes in a way the key
 /// cannot see (the make arguments are hashed already).
 const RECIPE: &str = "rerand kernel recipe 2";
+/// The in-tree modules held to bfq's shares (issue 19: bfq, zram, ext2).
+const MUST_MOVE: &[&str] = &["zram", "ext2"];
+
 /// The only symbols modpost may report undefined (see the module doc).
 const HOOKS: [&str; 2] = [abi::ENTER_HOOK, abi::EXIT_HOOK];
 /// Reproducible builds: the same objects link to the same bytes.
@@ -606,6 +609,7 @@ fn check_modules(
         .filter_map(|l| l.split('\t').nth(1))
         .collect();
     let mut unresolved = Vec::new();
+    let mut short = Vec::new();
     for path in modules_in(rerand_tree)? {
         let m = Module::read(&path).map_err(|e| Error(format!("{}: {e}", path.display())))?;
         for u in &m.undefined {
@@ -627,6 +631,16 @@ fn check_modules(
             );
         }
         let sh = crate::moves::Share::of(&name, &m);
+        if MUST_MOVE.contains(&name.as_str())
+            && (sh.functions_pct() < 100.0 * crate::bfq::MIN_RANDOMIZED
+                || sh.bytes_pct() < 100.0 * crate::bfq::MIN_BYTES)
+        {
+            short.push(format!(
+                "{name}: {:.1}% of the functions not init/exit and {:.1}% of code bytes move",
+                sh.functions_pct(),
+                sh.bytes_pct()
+            ));
+        }
         rows.push(format!(
             "{name} {}/{} ({:.0}% of the functions not init/exit, {:.0}% of code bytes)",
             sh.moving,
@@ -635,7 +649,7 @@ fn check_modules(
             sh.bytes_pct()
         ));
         funcs += m.functions.len();
-        excluded += m.excluded.len();
+        excluded += m.staying().len();
         let depends = modinfo(&m, "depends")
             .unwrap_or_default()
             .split(',')
@@ -655,6 +669,15 @@ fn check_modules(
         bail!(
             "symbols neither exported by the tree nor rerand hooks: {}",
             unresolved.join(", ")
+        );
+    }
+    if !short.is_empty() {
+        bail!(
+            "{} in-tree module(s) move less than bfq must ({:.0}% of functions, {:.0}% of code bytes): {}",
+            short.len(),
+            100.0 * crate::bfq::MIN_RANDOMIZED,
+            100.0 * crate::bfq::MIN_BYTES,
+            short.join("; ")
         );
     }
     let plain = match plain_tree {

@@ -77,6 +77,9 @@ enum Cmd {
         #[arg(long, default_value_t = 7)]
         reps: usize,
     },
+    /// Build real modules from linux-source-6.1 with rerand-ld (bfq, zram,
+    /// ext2, ext4, jbd2, fuse, btrfs) and print what share of each moves.
+    Shares,
     /// Build a whole arm64 kernel (tinyconfig + tests/kernel/rerand.config)
     /// from Debian's linux-source-6.1 with LD=rerand-ld (and with
     /// --measure, with the plain linker too), check vmlinux passes through
@@ -144,6 +147,7 @@ fn main() -> ExitCode {
             reuse_logs,
         }),
         Cmd::BenchLink { reps } => env::ensure().and_then(|b| bfq::bench_link(&b, reps.max(1))),
+        Cmd::Shares => cmd_shares(),
         Cmd::Kernel(args) => kernel::cmd_kernel(args),
     };
     match result {
@@ -224,6 +228,14 @@ struct Row {
     passed: bool,
     summary: String,
     seconds: f64,
+}
+
+fn cmd_shares() -> Result<()> {
+    let bench = env::ensure()?;
+    kbuild::build_tools()?;
+    bfq::build(&bench)?;
+    print!("{}", moves::markdown(&moves::real_modules(&bench)?));
+    Ok(())
 }
 
 fn cmd_test(only: Option<String>) -> Result<()> {

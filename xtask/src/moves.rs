@@ -1,13 +1,88 @@
 //! What moves of real modules: per module, the functions and code bytes
 //! its rerand tables say move (`rerand inspect`'s numbers), for the bfq
-//! check, the in-tree kernel row and the bench report.
+//! check, the in-tree kernel row, `cargo xtask shares` and the bench
+//! report.
 
 use crate::bfq;
-use crate::env::Bench;
+use crate::env::{self, Bench};
+use crate::kbuild::{self, Linker};
 use crate::kernel;
-use crate::util::cache_dir;
+use crate::util::{cache_dir, run, step, Error, Result};
 use relocator::module::Module;
-use std::path::Path;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Real modules built from the source package the way the README tells a
+/// module author (the directory's own Makefile with `include $(RERAND_MK)`,
+/// `LD=rerand-ld`) against the bench's headers: (source directory, make
+/// variables). Every module a directory builds is counted (fs/fuse makes
+/// fuse, cuse and virtiofs).
+const OUT_OF_TREE: &[(&str, &[&str])] = &[
+    ("drivers/block/zram", &[]),
+    // Debian mounts ext2 with ext4 (CONFIG_EXT2_FS unset): asked for here.
+    ("fs/ext2", &["CONFIG_EXT2_FS=m"]),
+    ("fs/ext4", &[]),
+    ("fs/jbd2", &[]),
+    ("fs/fuse", &[]),
+    ("fs/btrfs", &[]),
+];
+
+/// Copies the regular files under `from` into `to`, recursively.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to).map_err(|e| Error(format!("{}: {e}", to.display())))?;
+    for e in fs::read_dir(from).map_err(|e| Error(format!("{}: {e}", from.display())))? {
+        let e = e.map_err(|e| Error(format!("{}: {e}", from.display())))?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if src.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else if src.is_file() {
+            fs::copy(&src, &dst).map_err(|e| Error(format!("{}: {e}", src.display())))?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds [`OUT_OF_TREE`] (once per rerand-ld: a directory whose
+/// `modules.order` is newer than rerand-ld is reused) and returns each
+/// module as (name, .ko).
+pub fn build_out_of_tree(bench: &Bench) -> Result<Vec<(String, PathBuf)>> {
+    let tree = env::kernel_source(bench)?;
+    let base = cache_dir().join("real").join(&bench.version);
+    let ld_time = fs::metadata(crate::util::root().join("target/release/rerand-ld"))
+        .and_then(|m| m.modified())
+        .map_err(|e| Error(format!("rerand-ld is not built: {e}")))?;
+    let mut kos = Vec::new();
+    for (dir, vars) in OUT_OF_TREE {
+        let out = base.join(dir.replace('/', "_"));
+        let order = out.join("modules.order");
+        let fresh = fs::metadata(&order)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t > ld_time);
+        if !fresh {
+            let _ = fs::remove_dir_all(&out);
+            copy_tree(&tree.join(dir), &out)?;
+            let makefile = fs::read_to_string(out.join("Makefile"))
+                .map_err(|e| Error(format!("{dir}/Makefile: {e}")))?;
+            let kbuild = format!("{makefile}\ninclude $(RERAND_MK)\n");
+            fs::write(out.join("Kbuild"), kbuild).map_err(|e| Error(format!("{e}")))?;
+            step(&format!("building {dir} from linux-source (rerand-ld)"));
+            run(
+                kbuild::kbuild_command(bench, &out, Linker::Rerand)
+                    .args(*vars)
+                    .arg(format!(
+                        "-j{}",
+                        std::thread::available_parallelism().map_or(1, |n| n.get())
+                    ))
+                    .arg("modules"),
+                &format!("building {dir} with rerand-ld (log above)"),
+            )?;
+        }
+        for ko in kernel::modules_in(&out)? {
+            kos.push((module_name(&ko), ko));
+        }
+    }
+    Ok(kos)
+}
 
 /// One module's share.
 pub struct Share {
@@ -25,10 +100,12 @@ pub struct Share {
 
 impl Share {
     pub fn of(name: &str, m: &Module) -> Share {
+        // Aliases (init_module, cleanup_module) are the same bytes: once.
+        let staying = m.staying();
         let moving_bytes: u64 = m.functions.iter().map(|f| f.size as u64).sum();
-        let staying_bytes: u64 = m.excluded.iter().filter_map(|e| e.size).sum();
+        let staying_bytes: u64 = staying.iter().filter_map(|s| s.excluded.size).sum();
         let mut stays: Vec<(String, usize)> = Vec::new();
-        for e in &m.excluded {
+        for e in staying.iter().map(|s| s.excluded) {
             match stays.iter_mut().find(|(r, _)| *r == e.reason) {
                 Some((_, n)) => *n += 1,
                 None => stays.push((e.reason.clone(), 1)),
@@ -37,11 +114,11 @@ impl Share {
         stays.sort_by_key(|r| std::cmp::Reverse(r.1));
         Share {
             name: name.to_string(),
-            functions: m.functions.len() + m.excluded.len(),
+            functions: m.functions.len() + staying.len(),
             moving: m.functions.len(),
-            init_exit: m
-                .excluded
+            init_exit: staying
                 .iter()
+                .map(|s| s.excluded)
                 .filter(|e| e.reason.starts_with("in .init.") || e.reason.starts_with("in .exit."))
                 .count(),
             bytes: moving_bytes + staying_bytes,
@@ -61,12 +138,17 @@ impl Share {
     }
 }
 
-/// bfq.ko (the bench builds it) and, when the in-tree kernel has been built
-/// (`cargo xtask kernel`, or its row of `cargo xtask test`), its modules.
-pub fn real_modules(bench: &Bench) -> Vec<Share> {
+/// bfq.ko (the bench builds it), [`OUT_OF_TREE`]'s modules and, when the
+/// in-tree kernel has been built (`cargo xtask kernel`, or its row of
+/// `cargo xtask test`), its modules (named `zram (in-tree)`).
+pub fn real_modules(bench: &Bench) -> Result<Vec<Share>> {
     let mut v = Vec::new();
     if let Ok(m) = Module::read(&bfq::dirs(bench).ko()) {
         v.push(Share::of("bfq", &m));
+    }
+    for (name, ko) in build_out_of_tree(bench)? {
+        let m = Module::read(&ko).map_err(|e| Error(format!("{}: {e}", ko.display())))?;
+        v.push(Share::of(&name, &m));
     }
     let trees = std::fs::read_dir(cache_dir().join("kernel-build"))
         .into_iter()
@@ -77,11 +159,11 @@ pub fn real_modules(bench: &Bench) -> Vec<Share> {
     for tree in trees {
         for ko in kernel::modules_in(&tree).unwrap_or_default() {
             if let Ok(m) = Module::read(&ko) {
-                v.push(Share::of(&module_name(&ko), &m));
+                v.push(Share::of(&format!("{} (in-tree)", module_name(&ko)), &m));
             }
         }
     }
-    v
+    Ok(v)
 }
 
 fn module_name(ko: &Path) -> String {

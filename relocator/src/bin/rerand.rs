@@ -210,9 +210,10 @@ struct InspectOut {
 
 fn inspect_data(m: &Module, name: &str) -> InspectOut {
     let moving = m.functions.len();
-    let staying = m.excluded.len();
+    let stay = m.staying();
+    let staying = stay.len();
     let moving_bytes: u64 = m.functions.iter().map(|f| f.size as u64).sum();
-    let staying_bytes: u64 = m.excluded.iter().filter_map(|e| e.size).sum();
+    let staying_bytes: u64 = stay.iter().filter_map(|s| s.excluded.size).sum();
     let (tramp, table, slots) = m.overhead();
     let (_, after_init, kept) = m.fixed_exec();
     let mut relocations = BTreeMap::new();
@@ -222,8 +223,11 @@ fn inspect_data(m: &Module, name: &str) -> InspectOut {
         }
     }
     let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for e in &m.excluded {
-        by_reason.entry(&e.reason).or_default().push(e.name.clone());
+    for s in &stay {
+        by_reason
+            .entry(&s.excluded.reason)
+            .or_default()
+            .push(s.label());
     }
     let mut excluded: Vec<ReasonOut> = by_reason
         .into_iter()
@@ -243,7 +247,7 @@ fn inspect_data(m: &Module, name: &str) -> InspectOut {
             staying,
             moving_code_bytes: moving_bytes,
             staying_code_bytes: staying_bytes,
-            staying_unknown_size: m.excluded.iter().filter(|e| e.size.is_none()).count(),
+            staying_unknown_size: stay.iter().filter(|s| s.excluded.size.is_none()).count(),
             function_fraction: ratio(moving as f64, (moving + staying) as f64),
             code_fraction: ratio(moving_bytes as f64, (moving_bytes + staying_bytes) as f64),
             trampoline_bytes: tramp,

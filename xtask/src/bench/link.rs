@@ -50,7 +50,7 @@ pub(super) fn time_links(
     }
     let lt = LinkTime {
         name: name.into(),
-        functions: m.functions.len() + m.excluded.len(),
+        functions: m.functions.len() + m.staying().len(),
         randomized: m.functions.len(),
         rerand_ms: tr,
         plain_ms: tp,

@@ -296,6 +296,9 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
     )?;
     let bfq_mod = Module::read(&bfqd.ko()).map_err(|e| Error(e.to_string()))?;
     let randomized = bfq_mod.functions.len() as f64;
+    // What moves of the other real modules (section 7), built now so a
+    // build failure stops the bench before the VM runs.
+    moves::build_out_of_tree(&bench)?;
 
     // 2-5. The VM runs: three under -icount at once (instruction counts do
     // not depend on the host), then one in real time alone.
@@ -649,8 +652,9 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
         fs::write(&p, c.svg()).map_err(|e| Error(format!("{}: {e}", p.display())))?;
     }
 
-    // What moves of real modules: bfq.ko and the in-tree kernel's, if built.
-    let shares = moves::real_modules(&bench);
+    // What moves of real modules: bfq.ko, the out-of-tree builds, and the
+    // in-tree kernel's if built.
+    let shares = moves::real_modules(&bench)?;
     let moves_json: Vec<J> = shares
         .iter()
         .map(|m| {
@@ -991,7 +995,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
         slot_b / randomized
     ));
     md.push_str(&format!(
-        "\nWhat moves of real modules (from their rerand tables, as `rerand inspect` reads them; init and exit code never moves: it is freed after init, or runs once at unload; the in-tree kernel's modules appear once `cargo xtask kernel` or `cargo xtask test` has built it):\n\n{}",
+        "\nWhat moves of real modules from linux-source-6.1, each built the README way against Debian's headers and configuration (`cargo xtask shares`; from their rerand tables, as `rerand inspect` reads them, `init_module`/`cleanup_module` aliases counted once; init and exit code never moves: it is freed after init, or runs once at unload; the in-tree kernel's modules, marked so, appear once `cargo xtask kernel` or `cargo xtask test` has built it):\n\n{}",
         moves::markdown(&shares)
     ));
     let mp = opts.out.join("REPORT.md");
