@@ -43,8 +43,8 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Builds [`OUT_OF_TREE`] (once per rerand-ld: a directory whose
-/// `modules.order` is newer than rerand-ld is reused) and returns each
-/// module as (name, .ko).
+/// `modules.order` and modules are all newer than rerand-ld is reused) and
+/// returns each module as (name, .ko).
 pub fn build_out_of_tree(bench: &Bench) -> Result<Vec<(String, PathBuf)>> {
     let tree = env::kernel_source(bench)?;
     let base = cache_dir().join("real").join(&bench.version);
@@ -54,10 +54,13 @@ pub fn build_out_of_tree(bench: &Bench) -> Result<Vec<(String, PathBuf)>> {
     let mut kos = Vec::new();
     for (dir, vars) in OUT_OF_TREE {
         let out = base.join(dir.replace('/', "_"));
-        let order = out.join("modules.order");
-        let fresh = fs::metadata(&order)
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t > ld_time);
+        let newer = |p: &Path| {
+            fs::metadata(p)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t > ld_time)
+        };
+        let fresh = newer(&out.join("modules.order"))
+            && kernel::modules_in(&out).is_ok_and(|kos| kos.iter().all(|k| newer(k)));
         if !fresh {
             let _ = fs::remove_dir_all(&out);
             copy_tree(&tree.join(dir), &out)?;
