@@ -74,6 +74,10 @@ const R_CALL26: u32 = 283;
 struct Func {
     name: String,
     sym: SymbolId,
+    /// Other FUNC symbols naming the same bytes (the whole section, from
+    /// offset 0: `__attribute__((alias))`, GCC's identical code folding):
+    /// they move to the trampoline with `sym`.
+    aliases: Vec<SymbolId>,
     section: SectionId,
     sec_name: String,
     size: u64,
@@ -481,7 +485,20 @@ fn collect_functions(_file: &str, b: &Builder, cfg: &Config) -> Vec<Func> {
     }
     let mut out = Vec::new();
     for syms in per_section.values() {
-        for &id in syms {
+        // Several names for the whole section are one function: the first
+        // in the symbol table (the local one GCC defines before a global
+        // alias such as init_module) names it and its body, the others are
+        // its aliases.
+        let whole = |id: &SymbolId| {
+            let sym = b.symbols.get(*id);
+            sym.st_value == 0 && sym.st_size == b.symbols.get(syms[0]).st_size
+        };
+        let (syms, aliases) = if syms.len() > 1 && syms.iter().all(whole) {
+            (vec![syms[0]], syms[1..].to_vec())
+        } else {
+            (syms.clone(), Vec::new())
+        };
+        for &id in &syms {
             let sym = b.symbols.get(id);
             let sec = b.sections.get(sym.section.unwrap());
             let name = s(&sym.name);
@@ -493,6 +510,7 @@ fn collect_functions(_file: &str, b: &Builder, cfg: &Config) -> Vec<Func> {
             let mut f = Func {
                 name: name.clone(),
                 sym: id,
+                aliases: aliases.clone(),
                 section: sec.id(),
                 sec_name: sec_name.clone(),
                 size: sec_size.max(sym.st_size),
@@ -1096,10 +1114,12 @@ fn emit(
         wrapped_by_sec.insert(f.section.index(), i);
         let l = layouts[k];
         let base = starts[k];
-        let t = b.symbols.get_mut(f.sym);
-        t.section = Some(tramp);
-        t.st_value = base;
-        t.st_size = l.size;
+        for &id in std::iter::once(&f.sym).chain(&f.aliases) {
+            let t = b.symbols.get_mut(id);
+            t.section = Some(tramp);
+            t.st_value = base;
+            t.st_size = l.size;
+        }
         let slot = (k * abi::SLOT_SIZE) as i64;
         tramp_rels.push(rel(base + l.slot_adrp, slots_sym, R_ADR_PREL_PG_HI21, slot));
         tramp_rels.push(rel(base + l.slot_add, slots_sym, R_ADD_ABS_LO12_NC, slot));
@@ -1152,9 +1172,11 @@ fn emit(
     }
     let mut func_of_sym = ByIndex::default(); // symbol -> func index
     for &i in &wrapped {
-        func_of_sym.insert(funcs[i].sym.index(), i);
-        // For the raw (KeepBody) relocation sections, encoded at write.
-        to_body.insert(funcs[i].sym.index(), body_sym[&i].index());
+        for id in std::iter::once(funcs[i].sym).chain(funcs[i].aliases.iter().copied()) {
+            func_of_sym.insert(id.index(), i);
+            // For the raw (KeepBody) relocation sections, encoded at write.
+            to_body.insert(id.index(), body_sym[&i].index());
+        }
     }
 
     // Redirect references, then collect the records of every body.

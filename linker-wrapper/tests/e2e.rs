@@ -177,13 +177,18 @@ fn rewrite_and_run_under_qemu() {
     }
     assert!(sym("exported_add").is_global());
     assert!(sym("sq").is_local());
+    // An alias of the same bytes is the same function: it names the
+    // trampoline too, and no body of its own.
+    assert_eq!(secname(&sym("add_alias")), abi::TRAMPOLINE_SECTION);
+    assert_eq!(sym("add_alias").address(), sym("exported_add").address());
+    assert!(f.symbols().all(|s| s.name() != Ok("add_alias_real")));
     // The stack-argument shape, larger: it copies 8 and 16 bytes.
     for (n, stack) in [("sum9", 8), ("sum10", 16)] {
         assert_eq!(secname(&sym(n)), abi::TRAMPOLINE_SECTION);
         assert_eq!(sym(n).size(), trampoline::layout(stack).size, "{n}");
         assert_eq!(secname(&sym(&format!("{n}_real"))), format!(".text.{n}"));
     }
-    let tramps: Vec<u64> = f
+    let tramps: std::collections::BTreeSet<u64> = f
         .symbols()
         .filter(|s| s.kind() == object::SymbolKind::Text)
         .filter(|s| {
