@@ -153,13 +153,21 @@ pub fn real_modules(bench: &Bench) -> Result<Vec<Share>> {
         let m = Module::read(&ko).map_err(|e| Error(format!("{}: {e}", ko.display())))?;
         v.push(Share::of(&name, &m));
     }
-    let trees = std::fs::read_dir(cache_dir().join("kernel-build"))
+    // The newest in-tree build only: each rerand-ld gets its own tree.
+    let newest = std::fs::read_dir(cache_dir().join("kernel-build"))
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.path().join("rerand-ld"))
-        .filter(|t| t.join("modules.order").is_file());
-    for tree in trees {
+        .filter_map(|t| {
+            let built = fs::metadata(t.join("modules.order"))
+                .ok()?
+                .modified()
+                .ok()?;
+            Some((built, t))
+        })
+        .max();
+    if let Some((_, tree)) = newest {
         for ko in kernel::modules_in(&tree).unwrap_or_default() {
             if let Ok(m) = Module::read(&ko) {
                 v.push(Share::of(&format!("{} (in-tree)", module_name(&ko)), &m));
