@@ -146,7 +146,8 @@ fn prepare(bench: &Bench, d: &Dirs) -> Result<()> {
     Ok(())
 }
 
-fn jobs() -> String {
+/// `-jN` for make: one job per host CPU.
+pub fn jobs() -> String {
     let n = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!("-j{n}")
 }
@@ -211,7 +212,7 @@ pub fn check_randomized(bench: &Bench) -> Result<()> {
     if let Some(e) = m.excluded.iter().find(|e| e.reason.trim().is_empty()) {
         bail!("bfq.ko: {} is excluded without a reason", e.name);
     }
-    if sh.functions_pct() < 100.0 * MIN_RANDOMIZED || sh.bytes_pct() < 100.0 * MIN_BYTES {
+    if sh.below_minimum() {
         bail!(
             "bfq.ko: {:.1}% of functions (not init/exit) and {:.1}% of code bytes randomized, below {:.0}% and {:.0}% (see `rerand inspect {}`)",
             sh.functions_pct(),

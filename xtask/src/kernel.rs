@@ -83,7 +83,6 @@ const RERAND_LD: &str = "rerand-ld";
 const RECIPE: &str = "rerand kernel recipe 2";
 /// The in-tree modules held to bfq's shares (issue 19: bfq, zram, ext2).
 const MUST_MOVE: &[&str] = &["zram", "ext2"];
-
 /// The only symbols modpost may report undefined (see the module doc).
 const HOOKS: [&str; 2] = [abi::ENTER_HOOK, abi::EXIT_HOOK];
 /// Reproducible builds: the same objects link to the same bytes.
@@ -631,10 +630,7 @@ fn check_modules(
             );
         }
         let sh = crate::moves::Share::of(&name, &m);
-        if MUST_MOVE.contains(&name.as_str())
-            && (sh.functions_pct() < 100.0 * crate::bfq::MIN_RANDOMIZED
-                || sh.bytes_pct() < 100.0 * crate::bfq::MIN_BYTES)
-        {
+        if MUST_MOVE.contains(&name.as_str()) && sh.below_minimum() {
             short.push(format!(
                 "{name}: {:.1}% of the functions not init/exit and {:.1}% of code bytes move",
                 sh.functions_pct(),

@@ -72,10 +72,7 @@ pub fn build_out_of_tree(bench: &Bench) -> Result<Vec<(String, PathBuf)>> {
             run(
                 kbuild::kbuild_command(bench, &out, Linker::Rerand)
                     .args(*vars)
-                    .arg(format!(
-                        "-j{}",
-                        std::thread::available_parallelism().map_or(1, |n| n.get())
-                    ))
+                    .arg(bfq::jobs())
                     .arg("modules"),
                 &format!("building {dir} with rerand-ld (log above)"),
             )?;
@@ -133,6 +130,13 @@ impl Share {
     /// Of the functions that run after load (not init/exit code), percent.
     pub fn functions_pct(&self) -> f64 {
         100.0 * self.moving as f64 / (self.functions - self.init_exit).max(1) as f64
+    }
+
+    /// Below what bfq must move ([`bfq::MIN_RANDOMIZED`] of the functions
+    /// not init/exit, [`bfq::MIN_BYTES`] of code bytes)?
+    pub fn below_minimum(&self) -> bool {
+        self.functions_pct() < 100.0 * bfq::MIN_RANDOMIZED
+            || self.bytes_pct() < 100.0 * bfq::MIN_BYTES
     }
 
     /// Of all function code bytes, percent.
