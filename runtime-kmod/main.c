@@ -32,6 +32,7 @@ unsigned int rr_period_ms = 100;
 bool rr_paused;
 unsigned int rr_pin_after = 50;
 bool rr_stop_machine = true;
+bool rr_direct;
 
 /* A millisecond parameter: 1 ms to one hour. */
 int rr_parse_ms(const char *val, unsigned int *ms)
@@ -81,6 +82,13 @@ MODULE_PARM_DESC(pin_after, "Periods an old body may stay in use before it is re
  */
 module_param_cb(stop_machine, &rr_sealed_bool_ops, &rr_stop_machine, 0644);
 MODULE_PARM_DESC(stop_machine, "Retarget trampolines under stop_machine() (default) rather than with single-word writes while CPUs run");
+/*
+ * Read when a module loads, for that module (docs/DESIGN.md, "Direct
+ * mode"): its copies then call each other without a trampoline, which
+ * the tracer and kprobes on a trampoline no longer see.
+ */
+module_param_cb(direct, &rr_sealed_bool_ops, &rr_direct, 0644);
+MODULE_PARM_DESC(direct, "Modules loaded from now on: calls between the copies of one module go direct, only entries from outside pass a trampoline (default 0)");
 
 /* Upper bounds that keep every size computation below in 64 bits. */
 #define RR_MAX_FUNCS	BIT(20)
@@ -364,16 +372,49 @@ static void rr_free_funcs(struct rr_module *m)
 	rr_sites_release(m);
 	rr_vault_free(m);
 	kvfree(m->funcs);
+	kvfree(m->by_tramp);
 	kvfree(m->tramp_image);
 	kfree(m);
 }
 
 static int rr_cmp_tramp(const void *a, const void *b)
 {
-	u64 x = (*(const struct rr_func *)a).fx->rec->trampoline;
-	u64 y = (*(const struct rr_func *)b).fx->rec->trampoline;
+	unsigned long x = ((const struct rr_tramp_index *)a)->tramp;
+	unsigned long y = ((const struct rr_tramp_index *)b)->tramp;
 
 	return x < y ? -1 : x > y;
+}
+
+/*
+ * Refuses a module that lists a trampoline twice; in direct mode keeps
+ * the sorted index, which rr_link_direct() (move.c) searches.
+ */
+static int rr_index_trampolines(struct rr_module *m)
+{
+	struct rr_tramp_index *ix;
+	unsigned int i;
+	int ret = 0;
+
+	ix = kvmalloc_array(m->nfuncs ? m->nfuncs : 1, sizeof(*ix), GFP_KERNEL);
+	if (!ix)
+		return -ENOMEM;
+	for (i = 0; i < m->nfuncs; i++)
+		ix[i] = (struct rr_tramp_index){
+			.tramp = m->funcs[i].fx->rec->trampoline, .func = i,
+		};
+	sort(ix, m->nfuncs, sizeof(*ix), rr_cmp_tramp, NULL);
+	for (i = 1; i < m->nfuncs && !ret; i++) {
+		if (ix[i].tramp == ix[i - 1].tramp) {
+			pr_err_ratelimited("refusing %s: trampoline %ps listed twice\n",
+					   m->mod->name, (void *)ix[i].tramp);
+			ret = -EINVAL;
+		}
+	}
+	if (!ret && m->direct)
+		m->by_tramp = ix;
+	else
+		kvfree(ix);
+	return ret;
 }
 
 /*
@@ -462,7 +503,7 @@ static int rr_coming(struct module *mod)
 	struct rr_module *m;
 	struct rr_scan s = { .b = &b };
 	const struct rerand_table_header *h;
-	unsigned int i, t;
+	unsigned int t;
 	int ret = 0;
 	u64 pos;
 
@@ -471,6 +512,7 @@ static int rr_coming(struct module *mod)
 	if (!m)
 		return -ENOMEM;
 	m->mod = mod;
+	m->direct = READ_ONCE(rr_direct);
 	m->text_lo = b.text_lo;
 	m->text_hi = b.text_hi;
 	s.m = m;
@@ -506,30 +548,8 @@ static int rr_coming(struct module *mod)
 		ret = rr_load_table(mod, t, h, &s);
 	if (!ret && s.next != m->nfuncs)
 		ret = -EINVAL;	/* tables changed under us: impossible */
-	if (!ret && m->nfuncs > 1) {
-		struct rr_func *sorted = kvmalloc_array(m->nfuncs,
-							sizeof(*sorted),
-							GFP_KERNEL);
-
-		if (!sorted) {
-			ret = -ENOMEM;
-		} else {
-			memcpy(sorted, m->funcs, m->nfuncs * sizeof(*sorted));
-			sort(sorted, m->nfuncs, sizeof(*sorted), rr_cmp_tramp,
-			     NULL);
-			for (i = 1; i < m->nfuncs && !ret; i++) {
-				if (sorted[i].fx->rec->trampoline ==
-				    sorted[i - 1].fx->rec->trampoline) {
-					pr_err_ratelimited("refusing %s: trampoline %ps listed twice\n",
-							   mod->name,
-							   (void *)(unsigned long)
-							   sorted[i].fx->rec->trampoline);
-					ret = -EINVAL;
-				}
-			}
-			kvfree(sorted);
-		}
-	}
+	if (!ret)
+		ret = rr_index_trampolines(m);
 	if (!ret)
 		ret = rr_sites_claim(m);
 	if (!ret)
@@ -549,8 +569,9 @@ static int rr_coming(struct module *mod)
 	list_add_tail(&m->node, &rr_modules);
 	mutex_unlock(&rr_lock);
 	rr_guard_added();
-	pr_info("%s: %u tables, %u functions movable, %u excluded\n",
-		mod->name, m->ntables, m->nfuncs, m->nexcluded);
+	pr_info("%s: %u tables, %u functions movable, %u excluded%s\n",
+		mod->name, m->ntables, m->nfuncs, m->nexcluded,
+		m->direct ? "; calls between them direct" : "");
 	return 0;
 }
 
@@ -579,6 +600,7 @@ static void rr_leak_module(struct rr_module *m)
 	       m->gone_name);
 	rr_vault_free(m);
 	kvfree(m->funcs);
+	kvfree(m->by_tramp);
 	kvfree(m->tramp_image);
 	kfree(m);
 }

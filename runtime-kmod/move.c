@@ -125,6 +125,20 @@ void rr_mover_reschedule(void)
  */
 static LIST_HEAD(rr_arenas_dropped);
 
+/*
+ * A direct arena's copies go with it (rr_link_direct()): their windows
+ * end when its last copy is dropped.
+ */
+static void rr_direct_windows(const struct rr_arena *arena)
+{
+	u64 now = ktime_get_ns();
+	unsigned int k;
+
+	for (k = 0; k < arena->ndropped; k++)
+		if (arena->dropped[k].published_ns)
+			rr_window_add(now - arena->dropped[k].published_ns);
+}
+
 /* Drops @c; returns its arena if @c was the last copy in it. */
 static struct rr_arena *rr_drop_copy(struct rr_copy *c)
 {
@@ -135,6 +149,17 @@ static struct rr_arena *rr_drop_copy(struct rr_copy *c)
 	/* A leaked copy keeps its arena (and its siblings) for good. */
 	if (!arena || was.leak)
 		return NULL;
+	if (arena->direct) {
+		/* Its siblings may still call it: executable until they go. */
+		arena->dropped[arena->ndropped++] = (struct rr_dropped){
+			.body = was.body, .size = was.size,
+			.published_ns = was.published_ns,
+		};
+		if (--arena->users)
+			return NULL;
+		rr_direct_windows(arena);
+		return arena;
+	}
 	if (was.published_ns)
 		rr_window_add(ktime_get_ns() - was.published_ns);
 	if (!--arena->users)
@@ -219,7 +244,7 @@ static void rr_destroy_arena(struct rr_arena *arena)
 
 static void rr_free_arena(struct rr_arena *arena)
 {
-	if (arena->ndropped)
+	if (arena->ndropped && !arena->direct)
 		list_del(&arena->dropped_node);
 	list_del_rcu(&arena->live_node);
 	arena->gp_cookie = get_state_synchronize_rcu();
@@ -425,6 +450,68 @@ static void rr_skipped(struct rr_module *m, struct rr_func *f, int err)
 		 (void *)(unsigned long)f->fx->rec->trampoline, err);
 }
 
+/* The function whose trampoline starts at @tramp, or NULL (direct mode). */
+static struct rr_func *rr_func_at(const struct rr_module *m,
+				  unsigned long tramp)
+{
+	unsigned int lo = 0, hi = m->nfuncs, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (m->by_tramp[mid].tramp < tramp)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < m->nfuncs && m->by_tramp[lo].tramp == tramp)
+		return &m->funcs[m->by_tramp[lo].func];
+	return NULL;
+}
+
+/*
+ * Direct mode, once @arena's copies are built and before they can run:
+ * each copy's calls and tail calls to the trampoline of a function copied
+ * into the same arena now go straight to that copy, so that only entries
+ * from outside the module pay for a trampoline. A thread that entered
+ * the arena through a trampoline stays in it until it returns there
+ * (function pointers still name trampolines); the copy it entered is
+ * kept for its era, and the arena with it, since rr_drop_copy() frees a
+ * direct arena only with its last copy and never makes a dropped one
+ * traps. The pristine snapshots are untouched: a copy built later for a
+ * function not moved this period calls through trampolines again.
+ */
+static void rr_link_direct(struct rr_module *m, struct rr_arena *arena)
+{
+	const struct rerand_reloc *rel;
+	struct rr_func *f, *g;
+	unsigned long place;
+	unsigned int i, k;
+	u32 insn;
+
+	for (i = 0; i < m->nfuncs; i++) {
+		f = &m->funcs[i];
+		if (f->next.arena != arena)
+			continue;
+		rel = f->fx->relocs;
+		for (k = 0; k < f->fx->rec->nrelocs; k++) {
+			if (rel[k].type != RERAND_R_CALL26 &&
+			    rel[k].type != RERAND_R_JUMP26)
+				continue;
+			g = rr_func_at(m, rel[k].target);
+			if (!g || g->next.arena != arena)
+				continue;
+			place = f->next.body + rel[k].offset;
+			insn = rel[k].type == RERAND_R_CALL26 ?
+				rerand_encode_bl(place, g->next.body) :
+				rerand_encode_b(place, g->next.body);
+			if (!insn)
+				continue;	/* beyond reach: the trampoline stays */
+			*(__le32 *)place = cpu_to_le32(insn);
+			m->direct_calls++;
+		}
+	}
+}
+
 /*
  * Builds f->next for every function of @m that may move: copies ready to run, not
  * yet called by anybody. They share one arena: one allocation at a random
@@ -491,6 +578,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		arena->placed = (struct rr_placed *)(arena->dropped + n);
 		arena->area = arena->dropped ? rr_alloc_at_random(m, size) : NULL;
 		arena->size = size;
+		arena->direct = m->direct;
 	}
 	if (!arena || !arena->area) {
 		if (arena)
@@ -550,6 +638,8 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 	}
 	memset32((u32 *)cursor, RR_POISON_INSN,
 		 ((unsigned long)arena->area + size - cursor) / 4);
+	if (arena->direct)
+		rr_link_direct(m, arena);
 	t2 = ktime_get_ns();
 	/* Data cache to PoU, instruction cache invalidated (broadcast). */
 	caches_clean_inval_pou((unsigned long)arena->area,

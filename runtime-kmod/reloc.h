@@ -23,6 +23,10 @@
 
 #include "rerand_abi.h"
 
+/* ELF for the Arm 64-bit Architecture (AAELF64), 5.7.9: B and BL. */
+#define RERAND_R_JUMP26 282
+#define RERAND_R_CALL26 283
+
 #define RERAND_VENEER_SIZE 16
 #define RERAND_NOP 0xd503201fU
 

@@ -58,6 +58,7 @@ struct rerand_counters {
 /* A copy dropped from an arena other copies still run in (move.c). */
 struct rr_dropped {
 	unsigned long body, size;
+	u64 published_ns;	/* direct arenas: its window ends with the arena */
 };
 
 /*
@@ -95,6 +96,11 @@ struct rr_arena {
 	unsigned int nplaced;
 	struct rr_placed *placed;	/* in address order; after dropped[] */
 	unsigned long gp_cookie;	/* left the list: free after this GP */
+	/*
+	 * Its copies call each other directly (rr_link_direct()): a dropped
+	 * copy stays executable, not traps, until the arena goes.
+	 */
+	bool direct;
 };
 
 /* One body: the original in the module's text, or a copy. */
@@ -192,6 +198,12 @@ struct rr_func {
 	unsigned long tamper;
 };
 
+/* A trampoline and its function's index in funcs[], sorted (direct mode). */
+struct rr_tramp_index {
+	unsigned long tramp;
+	unsigned int func;
+};
+
 struct rr_module {
 	struct list_head node;
 	struct module *mod;
@@ -209,6 +221,13 @@ struct rr_module {
 	unsigned long state_tamper;	/* rr_check_state() findings */
 	unsigned int site_base, nsites;	/* WARN/BUG site numbers (sites.c) */
 	bool frozen;			/* its vault pointer was forged */
+	/*
+	 * Calls between copies go direct within an arena (the direct
+	 * parameter when it loaded; move.c, rr_link_direct()).
+	 */
+	bool direct;
+	struct rr_tramp_index *by_tramp;	/* direct only: nfuncs entries */
+	unsigned long direct_calls;	/* calls and tail calls linked so */
 	unsigned long moves;
 	unsigned long skipped;
 	unsigned long tamper;		/* incidents, guard.c */
@@ -238,6 +257,7 @@ extern unsigned int rr_period_ms;
 extern bool rr_paused;
 extern unsigned int rr_pin_after;
 extern bool rr_stop_machine;
+extern bool rr_direct;
 int rr_parse_ms(const char *val, unsigned int *ms);
 
 struct pt_regs;

@@ -33,6 +33,9 @@ grep -q bfq $Q/scheduler || fail "bfq not offered: $(cat $Q/scheduler)"
 echo bfq > $Q/scheduler || fail "cannot select bfq"
 grep -q '\[bfq\]' $Q/scheduler || fail "scheduler is $(cat $Q/scheduler)"
 grep -q 'module=bfq ' $D/stats || fail "rerand does not list bfq"
+# bfq-direct.sh sets BFQ_DIRECT=1 (and direct=1 before bfq loads).
+mode="period 10 ms"
+[ "$(st direct)" = "${BFQ_DIRECT:-0}" ] || fail "bfq is listed direct=$(st direct), expected ${BFQ_DIRECT:-0}"
 echo 10 > $R/period_ms || fail "cannot set period_ms=10"
 echo "bfq: $(grep 'module=bfq ' $D/stats)"
 
@@ -145,4 +148,8 @@ dmesg | grep -iE 'I/O error|blk_update_request|buffer i/o' && bad "block layer e
 	fail "exposure windows inconsistent: $win"
 echo "$sched" | grep -q '\[bfq\]' || fail "scheduler is now $sched"
 fixed=$(st fixed_exec_bytes)
-echo "SUMMARY: bfq (rerand-ld) on null_blk, period 10 ms: ${written} MiB written, ${read} MiB read and verified, moves=$moves, errors=0, pending=0 after I/O, scheduler bfq, fixed_exec_bytes=$fixed, exposure p50=$(wf p50_us) us p99=$(wf p99_us) us over $(wf copies) copies"
+if [ "${BFQ_DIRECT:-0}" = 1 ]; then
+	[ "$(st direct_calls)" -gt 0 ] || fail "direct mode, but no call between bfq's copies was linked"
+	mode="$mode, direct mode ($(st direct_calls) calls linked copy to copy)"
+fi
+echo "SUMMARY: bfq (rerand-ld) on null_blk, $mode: ${written} MiB written, ${read} MiB read and verified, moves=$moves, errors=0, pending=0 after I/O, scheduler bfq, fixed_exec_bytes=$fixed, exposure p50=$(wf p50_us) us p99=$(wf p99_us) us over $(wf copies) copies"

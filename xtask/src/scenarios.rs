@@ -235,6 +235,21 @@ pub fn all() -> Vec<Scenario> {
             expect: Expect::Pass,
         },
     ];
+    let mut bfq_direct = crate::bench::bfq_scenario_files();
+    bfq_direct.push((
+        root().join("tests/scenarios/bfq.sh"),
+        "/rerand/bfq.sh".into(),
+    ));
+    v.push(Scenario {
+        name: "bfq-direct",
+        what: "the bfq scenario in direct mode: calls between bfq's copies go copy to copy",
+        modules: vec![rt()],
+        files: bfq_direct,
+        cpu: "max",
+        smp: 2,
+        timeout_s: 420,
+        expect: Expect::Pass,
+    });
     v.push(Scenario {
         name: "coexist",
         what: "kprobes, kretprobes and the function tracer on a module while its bodies move: armed before load, on every trampoline word, 30 s of churn",
@@ -324,6 +339,22 @@ pub fn all() -> Vec<Scenario> {
             expect: Expect::Pass,
         });
     }
+    v.push(Scenario {
+        name: "direct",
+        what: "direct mode: calls between a module's copies go copy to copy, only entries pass a trampoline; the stress callers for 30 s",
+        modules: vec![rt()],
+        files: vec![
+            extra(torture()),
+            (
+                root().join("tests/scenarios/stress.sh"),
+                "/rerand/stress.sh".into(),
+            ),
+        ],
+        cpu: "max",
+        smp: 2,
+        timeout_s: 300,
+        expect: Expect::Pass,
+    });
     v.push(Scenario {
         name: "vhe",
         what: "the kernel at EL2 with VHE (TPIDR_EL2 per-CPU base): the stress callers for 20 s",
