@@ -53,12 +53,14 @@ DEFINE_SHOW_ATTRIBUTE(rr_stats);
 static int rr_mover_show(struct seq_file *sf, void *unused)
 {
 	mutex_lock(&rr_lock);
-	seq_printf(sf, "ticks=%llu built=%llu ns_advance=%llu ns_prepare=%llu ns_guard=%llu ns_publish=%llu ns_alloc=%llu ns_build=%llu ns_protect=%llu ns_free=%llu poison_hits=%ld forged_tickets=%ld site_warns=%ld site_bugs=%ld site_unknown=%ld site_fixups=%ld site_names=%ld site_toggles=%ld hooks_insns=%u hooks_dmb=%u hooks_dsb=%u hooks_ldxr=%u hooks_stadd=%u\n",
+	seq_printf(sf, "ticks=%llu built=%llu ns_advance=%llu ns_prepare=%llu ns_guard=%llu ns_publish=%llu ns_alloc=%llu ns_build=%llu ns_protect=%llu ns_free=%llu ns_state=%llu ns_writers=%llu ns_poison=%llu poison_hits=%ld forged_tickets=%ld site_warns=%ld site_bugs=%ld site_unknown=%ld site_fixups=%ld site_names=%ld site_toggles=%ld hooks_insns=%u hooks_dmb=%u hooks_dsb=%u hooks_ldxr=%u hooks_stadd=%u\n",
 		   rr_profile.ticks, rr_profile.built, rr_profile.ns_advance,
 		   rr_profile.ns_prepare, rr_profile.ns_guard,
 		   rr_profile.ns_publish, rr_profile.ns_alloc,
 		   rr_profile.ns_build, rr_profile.ns_protect,
-		   rr_profile.ns_free, atomic_long_read(&rr_poison_hits),
+		   rr_profile.ns_free, rr_profile.ns_state,
+		   rr_profile.ns_writers, rr_profile.ns_poison,
+		   atomic_long_read(&rr_poison_hits),
 		   atomic_long_read(&rr_forged_tickets),
 		   atomic_long_read(&rr_site_warns),
 		   atomic_long_read(&rr_site_bugs),

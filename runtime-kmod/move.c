@@ -1052,8 +1052,10 @@ static void rr_grace_round(void)
 	unsigned long ended;
 	bool any = false;
 	unsigned int i, idx;
+	u64 t0 = ktime_get_ns();
 
 	rr_check_writers();
+	rr_profile.ns_writers += ktime_get_ns() - t0;
 	list_for_each_entry(m, &rr_modules, node) {
 		for (i = 0; i < m->nfuncs; i++) {
 			struct rr_func *f = &m->funcs[i];
@@ -1186,25 +1188,37 @@ static void rr_check_writers(void)
 	}
 }
 
+/* What drained this period becomes traps: dropped copies, originals. */
+static void rr_poison_period(void)
+{
+	u64 t0 = ktime_get_ns();
+
+	rr_poison_dropped();
+	rr_poison_originals();
+	rr_profile.ns_poison += ktime_get_ns() - t0;
+}
+
 static void rr_tick(struct work_struct *work)
 {
 	struct rr_module *m;
 	bool moving;
 	unsigned int built = 0;
-	u64 t0, t1, t2, t3, t4;
+	u64 t0, tf, t1, t2, t3, t4;
 
 	mutex_lock(&rr_lock);
 	t0 = ktime_get_ns();
 	/* Before anything acts on the state (vault.c); it may undo a pause. */
 	rr_check_state();
+	rr_profile.ns_state += ktime_get_ns() - t0;
 	moving = !READ_ONCE(rr_paused);
 	/* Grace periods first (they free old copies), then the new copies. */
 	rr_grace_round();
 	rr_count_waits();
-	rr_poison_dropped();
-	rr_poison_originals();
+	rr_poison_period();
+	tf = ktime_get_ns();
 	rr_free_retired(false);
 	t1 = ktime_get_ns();
+	rr_profile.ns_free += t1 - tf;
 	if (moving)
 		list_for_each_entry(m, &rr_modules, node)
 			if (!m->frozen)
@@ -1232,7 +1246,7 @@ static void rr_tick(struct work_struct *work)
 		 * which takes a period off every exposure window.
 		 */
 		rr_grace_round();
-		rr_poison_dropped();
+		rr_poison_period();
 		rr_profile.ns_advance += ktime_get_ns() - t4;
 	}
 	rr_queue();

@@ -339,11 +339,14 @@ struct rr_profile {
 	u64 ticks;
 	u64 built;		/* copies built (and, unless skipped, published) */
 	u64 ns_advance;		/* grace periods, freeing old copies */
+	u64 ns_state;		/*   of which: rr_check_state() */
+	u64 ns_writers;		/*   of which: rr_check_writers() (kprobes) */
+	u64 ns_poison;		/*   of which: dropped copies, originals: traps */
 	u64 ns_prepare;		/* allocating, building, protecting copies */
 	u64 ns_alloc;		/*   of which: the arena at a random address */
 	u64 ns_build;		/*   of which: copying and relocating bodies */
 	u64 ns_protect;		/*   of which: caches, read-only, executable */
-	u64 ns_free;		/* of ns_advance: freeing drained arenas */
+	u64 ns_free;		/*   of which: freeing drained arenas */
 	u64 ns_guard;		/* the trampoline integrity check */
 	u64 ns_publish;		/* CPU synchronisation and retargeting */
 };

@@ -14,6 +14,9 @@
 #   crossings trampoline crossings per 4 KiB request (the function tracer
 #             on bfq's trampolines, mover paused), split by caller: one of
 #             bfq's own functions, or the kernel outside bfq
+# DIRECT_PERIODS (default none): the workload, the exposure windows at
+# 1 ms and the crossings again with bfq loaded under direct=1 (calls
+# between its copies go copy to copy), configs "direct<period>".
 . /rerand/bench.env
 D=/sys/kernel/debug/rerand
 R=/sys/module/rerand/parameters
@@ -62,8 +65,15 @@ use() {
 		echo none > $Q/scheduler
 		rmmod bfq || fail "rmmod bfq"
 	fi
+	# direct=1 (set by the caller) is read when bfq loads.
 	insmod $X/$1/bfq.ko || fail "insmod $1 bfq"
 	echo bfq > $Q/scheduler || fail "select bfq ($1)"
+}
+# bfq (rerand-ld) loaded again under direct=1, which it keeps.
+use_direct() {
+	echo 1 > $R/direct
+	use rr
+	echo 0 > $R/direct
 }
 
 if has move; then
@@ -101,51 +111,71 @@ work() {
 	[ "$(md5sum < /tmp/back | cut -d' ' -f1)" = "$want" ] && ok=1
 	echo "BENCH work config=$1 bs_k=$2 rep=$3 mib=$MIB write_us=$((t1 - t0)) read_us=$((t2 - t1)) moves=$((${m1:-0} - ${m0:-0})) ok=$ok"
 }
+# The work at each period of $3 (configs $1<period>, repetition $2).
+at_periods() {
+	for p in $3; do
+		echo "$p" > $R/period_ms
+		echo 0 > $R/paused
+		sleep 0.2
+		for b in $BLOCKS; do work "$1$p" "$b" "$2"; done
+	done
+	echo 1 > $R/paused
+}
 if has workload; then
 	for r in $(seq "$REPS"); do
 		use plain
 		for b in $BLOCKS; do work plain "$b" "$r"; done
 		use rr
-		for p in $PERIODS; do
-			echo "$p" > $R/period_ms
-			echo 0 > $R/paused
-			sleep 0.2
-			for b in $BLOCKS; do work "rr$p" "$b" "$r"; done
-		done
-		echo 1 > $R/paused
+		at_periods rr "$r" "$PERIODS"
+		[ -n "$DIRECT_PERIODS" ] || continue
+		use_direct
+		at_periods direct "$r" "$DIRECT_PERIODS"
 	done
 fi
 
+# Pending and the exposure windows at period $2 while 4 KiB writes run;
+# label $1.
+pend_at() {
+	echo "$2" > $R/period_ms
+	echo 0 > $R/paused
+	# I/O in the background while pending is sampled.
+	( for i in 1 2 3 4 5 6 7 8; do
+		dd if=/tmp/pat of=/dev/nullb0 bs=4k oflag=direct conv=notrunc 2>/dev/null
+	done ) &
+	io=$!
+	echo 0 > $D/windows
+	k0=$(sed -n 's/^ticks=\([0-9]*\).*/\1/p' $D/mover)
+	t0=$(now)
+	for i in $(seq 25); do
+		echo "BENCH pend period=$1 t_us=$(($(now) - t0)) pending=$(st bfq pending) moves=$(st bfq moves) vmalloc_kb=$(vmalloc)"
+		sleep 0.05
+	done
+	wait $io
+	k1=$(sed -n 's/^ticks=\([0-9]*\).*/\1/p' $D/mover)
+	tio=$(($(now) - t0))
+	# Direct arenas count their copies' windows when they go: after the
+	# drain below, not here.
+	[ "${1#direct}" = "$1" ] &&
+		echo "BENCH window period=$1 t_us=$tio ticks=$((k1 - k0)) $(head -1 $D/windows)"
+	echo 1 > $R/paused
+	t0=$(now)
+	while [ "$(st bfq pending)" != 0 ]; do sleep 0.01; done
+	echo "BENCH drain period=$1 drain_us=$(($(now) - t0)) vmalloc_kb=$(vmalloc)"
+	[ "${1#direct}" = "$1" ] ||
+		echo "BENCH window period=$1 t_us=$tio ticks=$((k1 - k0)) $(head -1 $D/windows)"
+}
 if has pending; then
 	use rr
-	for p in 10 1; do
-		echo "$p" > $R/period_ms
-		echo 0 > $R/paused
-		# I/O in the background while pending is sampled.
-		( for i in 1 2 3 4 5 6 7 8; do
-			dd if=/tmp/pat of=/dev/nullb0 bs=4k oflag=direct conv=notrunc 2>/dev/null
-		done ) &
-		io=$!
-		echo 0 > $D/windows
-		k0=$(sed -n 's/^ticks=\([0-9]*\).*/\1/p' $D/mover)
-		t0=$(now)
-		for i in $(seq 25); do
-			echo "BENCH pend period=$p t_us=$(($(now) - t0)) pending=$(st bfq pending) moves=$(st bfq moves) vmalloc_kb=$(vmalloc)"
-			sleep 0.05
-		done
-		wait $io
-		k1=$(sed -n 's/^ticks=\([0-9]*\).*/\1/p' $D/mover)
-		echo "BENCH window period=$p t_us=$(($(now) - t0)) ticks=$((k1 - k0)) $(head -1 $D/windows)"
-		echo 1 > $R/paused
-		t0=$(now)
-		while [ "$(st bfq pending)" != 0 ]; do sleep 0.01; done
-		echo "BENCH drain period=$p drain_us=$(($(now) - t0)) vmalloc_kb=$(vmalloc)"
-	done
+	for p in 10 1; do pend_at "$p" "$p"; done
+	if [ -n "$DIRECT_PERIODS" ]; then
+		use_direct
+		pend_at direct1 1
+	fi
 fi
 
-if has crossings; then
-	use rr
-	echo 1 > $R/paused
+# Crossings of bfq's trampolines per 4 KiB request, printed as "BENCH
+# $1"; bfq is loaded, the mover as the caller left it.
+crossings() {
 	T=/sys/kernel/tracing
 	[ -d $T/events ] || mount -t tracefs nodev $T || fail "cannot mount tracefs"
 	# bfq's own symbols, bodies (foo_real) included: a caller among them
@@ -167,22 +197,39 @@ if has crossings; then
 	lost=$(sed -n 's/^overrun: *//p' $T/per_cpu/cpu*/stats | awk '{ s += $1 } END { print s + 0 }')
 	# "dd-1 [000] ..... 1.2: foo <-caller": a trampoline entered from
 	# caller. Bodies' own ftrace slots (foo_real) would count a call
-	# twice where a body still runs at its original address: skipped.
+	# twice where a body still runs at its original address: skipped. A
+	# caller with no symbol (an address) is one of bfq's copies.
 	grep -v '^#' $T/trace | sed -n 's/.*: \([^ ]*\) <-\([^ +]*\).*/\1 \2/p' |
 		grep -v '_real ' |
-		awk -v syms=/tmp/bfqsyms -v reqs="$reqs" -v lost="$lost" '
+		awk -v syms=/tmp/bfqsyms -v reqs="$reqs" -v lost="$lost" -v kind="$1" '
 		BEGIN { while ((getline s < syms) > 0) own[s] = 1 }
-		{ if ($2 in own) { i++; fi[$1]++ } else { e++; fe[$1]++ } }
+		{ if ($2 in own || $2 ~ /^0x/) { i++; fi[$1]++ } else { e++; fe[$1]++ } }
 		END {
-			printf "BENCH cross requests=%d external=%d internal=%d lost=%d\n", reqs, e, i, lost
-			for (f in fe) printf "BENCH crossfn kind=external fn=%s calls=%d\n", f, fe[f]
-			for (f in fi) printf "BENCH crossfn kind=internal fn=%s calls=%d\n", f, fi[f]
+			printf "BENCH %s requests=%d external=%d internal=%d lost=%d\n", kind, reqs, e, i, lost
+			for (f in fe) printf "BENCH %sfn kind=external fn=%s calls=%d\n", kind, f, fe[f]
+			for (f in fi) printf "BENCH %sfn kind=internal fn=%s calls=%d\n", kind, f, fi[f]
 		}'
 	echo nop > $T/current_tracer
 	echo 1 > $T/tracing_on
 	echo > $T/set_ftrace_filter
 	echo > $T/trace
 	echo 1408 > $T/buffer_size_kb
+}
+if has crossings; then
+	use rr
+	echo 1 > $R/paused
+	crossings cross
+	if [ -n "$DIRECT_PERIODS" ]; then
+		# The mover runs (originals call through trampolines): every
+		# function moved once before the trace starts.
+		use_direct
+		echo 100 > $R/period_ms
+		echo 0 > $R/paused
+		sleep 0.5
+		[ "$(st bfq moves)" -ge "$(st bfq randomized)" ] || fail "bfq did not move before the direct crossings"
+		crossings crossdirect
+		echo 1 > $R/paused
+	fi
 fi
 
 if has entropy; then

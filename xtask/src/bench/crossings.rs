@@ -19,10 +19,12 @@ pub struct Crossings {
 }
 
 impl Crossings {
-    pub fn parse(l: &Lines) -> Option<Crossings> {
-        let c = l.of("cross").next()?;
+    /// The counts the guest printed as `BENCH <kind>` (and `<kind>fn`).
+    pub fn parse(l: &Lines, kind: &str) -> Option<Crossings> {
+        let c = l.of(kind).next()?;
+        let per_fn = format!("{kind}fn");
         let mut busiest: Vec<(bool, String, f64)> = l
-            .of("crossfn")
+            .of(&per_fn)
             .map(|m| {
                 (
                     m.get("kind").map(String::as_str) == Some("internal"),
@@ -41,7 +43,7 @@ impl Crossings {
         })
     }
 
-    fn per_request(&self, n: f64) -> f64 {
+    pub fn per_request(&self, n: f64) -> f64 {
         n / self.requests
     }
 

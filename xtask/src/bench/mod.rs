@@ -16,6 +16,7 @@ use std::time::Instant;
 
 mod callpath;
 mod crossings;
+mod direct;
 mod entropy;
 mod json;
 mod link;
@@ -28,6 +29,9 @@ use link::{build_generated, time_links};
 use mover::mover_breakdown;
 use svg::{esc, Chart};
 use vmrun::{per_call, run_vm, VmRun};
+
+/// Periods of the direct-mode rows (section 4, "Direct mode").
+const DIRECT_PERIODS: [&str; 3] = ["100", "10", "1"];
 
 /// The bench as `cargo xtask env` left it (its `complete` stamp), for
 /// callers that have no `Bench` at hand.
@@ -244,6 +248,54 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// The cost of a move: the same dd work at each period differs in the
+/// number of moves made meanwhile; the least-squares slope of
+/// instructions against moves over the configs named `prefix<period>`
+/// with `bs` KiB blocks, and how many runs it fits.
+fn fit_moves(l: &Lines, prefix: &str, bs: &str) -> (f64, usize) {
+    let pts: Vec<(f64, f64)> = l
+        .of("work")
+        .filter(|m| {
+            m.get("config")
+                .and_then(|c| c.strip_prefix(prefix))
+                .is_some_and(|p| p.parse::<u32>().is_ok())
+        })
+        .filter(|m| m.get("bs_k").map(String::as_str) == Some(bs))
+        .map(|m| {
+            (
+                num(m, "moves"),
+                (num(m, "write_us") + num(m, "read_us")) * 1e3,
+            )
+        })
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .collect();
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
+    (sxy / sxx, pts.len())
+}
+
+/// Median write, read and overall MB/s of config `cfg` with `bs` KiB blocks.
+fn throughput(l: &Lines, cfg: &str, bs: &str) -> (f64, f64, f64) {
+    let rows: Vec<&BTreeMap<String, String>> = l
+        .of("work")
+        .filter(|m| m.get("config").map(String::as_str) == Some(cfg))
+        .filter(|m| m.get("bs_k").map(String::as_str) == Some(bs))
+        .collect();
+    let mb = |m: &BTreeMap<String, String>, k: &str| num(m, "mib") / (num(m, k) / 1e6);
+    (
+        median(rows.iter().map(|m| mb(m, "write_us")).collect()),
+        median(rows.iter().map(|m| mb(m, "read_us")).collect()),
+        median(
+            rows.iter()
+                .map(|m| 2.0 * num(m, "mib") / ((num(m, "write_us") + num(m, "read_us")) / 1e6))
+                .collect(),
+        ),
+    )
+}
+
 // ------------------------------- the run -----------------------------
 
 fn sh(cmd: &str) -> String {
@@ -323,7 +375,8 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
             smp: 2,
             icount: true,
             env: format!(
-                "{common}PARTS=\"call move workload pending crossings entropy\"\nCALL_THREADS=\"0\"\n"
+                "{common}PARTS=\"call move workload pending crossings entropy\"\nCALL_THREADS=\"0\"\nDIRECT_PERIODS=\"{}\"\n",
+                DIRECT_PERIODS.join(" ")
             ),
         },
         VmRun {
@@ -404,28 +457,8 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
     let loop_insn_per_move = (mv("0", "elapsed_ns") - mv("1", "elapsed_ns")) / loop_moves;
     // The cost: the same dd work at each period differs in the number of
     // moves made meanwhile; the slope of instructions against moves.
-    let fit = |bs: &str| -> (f64, usize) {
-        let pts: Vec<(f64, f64)> = l2
-            .of("work")
-            .filter(|m| m.get("config").is_some_and(|c| c.starts_with("rr")))
-            .filter(|m| m.get("bs_k").map(String::as_str) == Some(bs))
-            .map(|m| {
-                (
-                    num(m, "moves"),
-                    (num(m, "write_us") + num(m, "read_us")) * 1e3,
-                )
-            })
-            .filter(|p| p.0.is_finite() && p.1.is_finite())
-            .collect();
-        let n = pts.len() as f64;
-        let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
-        let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
-        let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-        let sxx: f64 = pts.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
-        (sxy / sxx, pts.len())
-    };
-    let (fit4, n4) = fit("4");
-    let (fit64, n64) = fit("64");
+    let (fit4, n4) = fit_moves(l2, "rr", "4");
+    let (fit64, n64) = fit_moves(l2, "rr", "64");
     let insn_per_move = median(vec![fit4, fit64]);
 
     // Pending over time, drain, memory.
@@ -488,28 +521,11 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
 
     // Workload throughput.
     let periods = ["100", "10", "5", "2", "1"];
-    let throughput = |l: &Lines, cfg: &str, bs: &str| -> (f64, f64, f64) {
-        let rows: Vec<&BTreeMap<String, String>> = l
-            .of("work")
-            .filter(|m| m.get("config").map(String::as_str) == Some(cfg))
-            .filter(|m| m.get("bs_k").map(String::as_str) == Some(bs))
-            .collect();
-        let mb = |m: &BTreeMap<String, String>, k: &str| num(m, "mib") / (num(m, k) / 1e6);
-        (
-            median(rows.iter().map(|m| mb(m, "write_us")).collect()),
-            median(rows.iter().map(|m| mb(m, "read_us")).collect()),
-            median(
-                rows.iter()
-                    .map(|m| 2.0 * num(m, "mib") / ((num(m, "write_us") + num(m, "read_us")) / 1e6))
-                    .collect(),
-            ),
-        )
-    };
     // What the call path holds (callpath.rs).
     let tramp_census = callpath::trampolines(&call_dirs().rr_ko())?;
     let hooks_census = callpath::hooks(&ic[1]);
     // Crossings per 4 KiB request, and the model they feed (crossings.rs).
-    let cross = crossings::Crossings::parse(&ic[1]);
+    let cross = crossings::Crossings::parse(&ic[1], "cross");
     match &cross {
         None => bail!("bench: the smp2 run printed no crossings line"),
         Some(c) if c.external + c.internal == 0.0 || c.requests < 1.0 => {
@@ -592,6 +608,12 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
             ratio_series.push((format!("{bs} KiB blocks ({label})"), series));
             shortest.push((label.into(), bs.into(), best));
         }
+    }
+
+    // Direct mode (direct.rs).
+    let direct = direct::Direct::measure(l2, &DIRECT_PERIODS);
+    if direct.is_none() {
+        bail!("bench: the smp2 run measured no direct mode");
     }
 
     // Entropy (entropy.rs).
@@ -815,6 +837,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
             ]),
         ),
         ("entropy", ent.json()),
+        ("direct_mode", direct.as_ref().map_or(J::N(f64::NAN), |d| d.json())),
         ("moves", J::A(moves_json)),
         (
             "crossings_4k",
@@ -984,6 +1007,12 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
         let ratio_100 = throughput(&ic[1], "rr100", "4").2 / throughput(&ic[1], "plain", "4").2;
         md.push_str("### Where a 4 KiB request pays\n\n");
         md.push_str(&c.markdown(added, plain_per_request_4k, ratio_100));
+    }
+    if let Some(d) = &direct {
+        md.push_str("### Direct mode\n\n");
+        md.push_str(&d.markdown(|bs, p| {
+            throughput(&ic[1], &format!("rr{p}"), bs).2 / throughput(&ic[1], "plain", bs).2
+        }));
     }
 
     md.push_str("## 5. Entropy and memory\n\n");

@@ -17,14 +17,29 @@ pub(super) fn mover_breakdown(l: &Lines) -> String {
     let v = |k: &str| num(m, k);
     let phases = [
         (
+            "state check",
+            v("ns_state"),
+            "rr_check_state(): rerand's own writable state against the vault",
+        ),
+        (
+            "other writers",
+            v("ns_writers"),
+            "rr_check_writers(): kprobes on the `bl` words, twice a period",
+        ),
+        (
             "grace periods",
-            v("ns_advance") - v("ns_free"),
+            v("ns_advance") - v("ns_free") - v("ns_state") - v("ns_writers") - v("ns_poison"),
             "polling each function's per-CPU counters, flipping epochs",
+        ),
+        (
+            "poison",
+            v("ns_poison"),
+            "dropped copies and drained originals made traps",
         ),
         (
             "free",
             v("ns_free"),
-            "vfree() of drained arenas (their permissions reset)",
+            "retiring drained arenas, vfree() once their RCU grace period ended",
         ),
         (
             "allocate",
