@@ -1246,7 +1246,9 @@ static void rr_tick(struct work_struct *work)
 		 * which takes a period off every exposure window.
 		 */
 		rr_grace_round();
-		rr_poison_period();
+		tf = ktime_get_ns();
+		rr_poison_dropped();
+		rr_profile.ns_poison += ktime_get_ns() - tf;
 		rr_profile.ns_advance += ktime_get_ns() - t4;
 	}
 	rr_queue();

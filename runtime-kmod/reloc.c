@@ -83,8 +83,8 @@ static const struct rtype rtypes[] = {
 	/* aaelf64 5.7.6, control-flow instructions */
 	BRANCH(279, 5, 14, 15, 15),				/* TSTBR14 */
 	BRANCH(280, 5, 19, 20, 20),				/* CONDBR19 */
-	BRANCH(282, 0, 26, 27, 27),				/* JUMP26 */
-	BRANCH(283, 0, 26, 27, 27),				/* CALL26 */
+	BRANCH(RERAND_R_JUMP26, 0, 26, 27, 27),
+	BRANCH(RERAND_R_CALL26, 0, 26, 27, 27),
 	LO12(284, 1, 2),					/* LDST16_ABS_LO12_NC */
 	LO12(285, 2, 4),					/* LDST32_ABS_LO12_NC */
 	LO12(286, 3, 8),					/* LDST64_ABS_LO12_NC */
@@ -315,8 +315,8 @@ static __always_inline int apply_common(u32 type, u8 *p, u64 place, u64 target)
 		return 1;
 	case RERAND_OP_BUG:	/* its immediate is the runtime's (sites.c) */
 		return 1;
-	case 282:	/* JUMP26 */
-	case 283:	/* CALL26 */
+	case RERAND_R_JUMP26:
+	case RERAND_R_CALL26:
 		if ((x & 3) || x < -(1LL << 27) || x >= (1LL << 27))
 			return 0;
 		old = (u32)get_le(p, 4);
