@@ -20,6 +20,7 @@
 #include <linux/sort.h>
 #include <linux/vmalloc.h>
 #include <asm/cpufeature.h>
+#include <asm/unaligned.h>
 #include "rerand.h"
 #include "writers.h"
 #include "reloc.h"
@@ -344,6 +345,18 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 		rr_bad(mod, t, i, "relocation %u cannot be applied (%ld)",
 		       bad, built);
 		return -EINVAL;
+	}
+	/*
+	 * The ftrace NOPs go into the snapshot once (the dry run checked
+	 * every place): what no move changes, no move applies again.
+	 */
+	fx->nhot = 0;
+	for (k = 0; k < r->nrelocs; k++) {
+		if (rel[k].type == RERAND_OP_NOP)
+			put_unaligned_le32(RERAND_NOP,
+					   fx->pristine + rel[k].offset);
+		else if (rel[k].type != RERAND_OP_BUG)
+			fx->nhot++;
 	}
 
 	fx->ctr = alloc_percpu(struct rerand_counters);

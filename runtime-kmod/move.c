@@ -129,9 +129,8 @@ static LIST_HEAD(rr_arenas_dropped);
  * A direct arena's copies go with it (rr_link_direct()): their windows
  * end when its last copy is dropped.
  */
-static void rr_direct_windows(const struct rr_arena *arena)
+static void rr_direct_windows(const struct rr_arena *arena, u64 now)
 {
-	u64 now = ktime_get_ns();
 	unsigned int k;
 
 	for (k = 0; k < arena->ndropped; k++)
@@ -139,8 +138,11 @@ static void rr_direct_windows(const struct rr_arena *arena)
 			rr_window_add(now - arena->dropped[k].published_ns);
 }
 
-/* Drops @c; returns its arena if @c was the last copy in it. */
-static struct rr_arena *rr_drop_copy(struct rr_copy *c)
+/*
+ * Drops @c at @now (its exposure window ends); returns its arena if @c was
+ * the last copy in it.
+ */
+static struct rr_arena *rr_drop_copy(struct rr_copy *c, u64 now)
 {
 	struct rr_arena *arena = c->arena;
 	struct rr_copy was = *c;
@@ -157,11 +159,11 @@ static struct rr_arena *rr_drop_copy(struct rr_copy *c)
 		};
 		if (--arena->users)
 			return NULL;
-		rr_direct_windows(arena);
+		rr_direct_windows(arena, now);
 		return arena;
 	}
 	if (was.published_ns)
-		rr_window_add(ktime_get_ns() - was.published_ns);
+		rr_window_add(now - was.published_ns);
 	if (!--arena->users)
 		return arena;
 	arena->dropped[arena->ndropped].body = was.body;
@@ -276,7 +278,7 @@ void rr_free_retired(bool all)
  */
 void rr_free_copy(struct rr_copy *c)
 {
-	struct rr_arena *arena = rr_drop_copy(c);
+	struct rr_arena *arena = rr_drop_copy(c, ktime_get_ns());
 
 	if (arena)
 		rr_free_arena(arena);
@@ -344,7 +346,7 @@ static void *rr_vmalloc_at(unsigned long size, unsigned long start,
 			   unsigned long end)
 {
 	return rr_ksyms.vmalloc_node_range(size, PAGE_SIZE, start, end,
-					   GFP_KERNEL | __GFP_NOWARN,
+					   GFP_KERNEL | __GFP_NOWARN | __GFP_ZERO,
 					   PAGE_KERNEL, VM_FLUSH_RESET_PERMS,
 					   NUMA_NO_NODE,
 					   __builtin_return_address(0));
@@ -450,24 +452,6 @@ static void rr_skipped(struct rr_module *m, struct rr_func *f, int err)
 		 (void *)(unsigned long)f->fx->rec->trampoline, err);
 }
 
-/* The function whose trampoline starts at @tramp, or NULL (direct mode). */
-static struct rr_func *rr_func_at(const struct rr_module *m,
-				  unsigned long tramp)
-{
-	unsigned int lo = 0, hi = m->nfuncs, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (m->by_tramp[mid].tramp < tramp)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < m->nfuncs && m->by_tramp[lo].tramp == tramp)
-		return &m->funcs[m->by_tramp[lo].func];
-	return NULL;
-}
-
 /*
  * Direct mode, once @arena's copies are built and before they can run:
  * each copy's calls and tail calls to the trampoline of a function copied
@@ -492,13 +476,12 @@ static void rr_link_direct(struct rr_module *m, struct rr_arena *arena)
 		f = &m->funcs[i];
 		if (f->next.arena != arena)
 			continue;
-		rel = f->fx->relocs;
-		for (k = 0; k < f->fx->rec->nrelocs; k++) {
-			if (rel[k].type != RERAND_R_CALL26 &&
-			    rel[k].type != RERAND_R_JUMP26)
+		rel = f->fx->hot;
+		for (k = 0; k < f->fx->nhot; k++) {
+			if (!f->fx->hot_callee[k])
 				continue;
-			g = rr_func_at(m, rel[k].target);
-			if (!g || g->next.arena != arena)
+			g = &m->funcs[f->fx->hot_callee[k] - 1];
+			if (g->next.arena != arena)
 				continue;
 			place = f->next.body + rel[k].offset;
 			insn = rel[k].type == RERAND_R_CALL26 ?
@@ -530,7 +513,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 	struct { u32 func, off; } *order;	/* placement, in arena order */
 	unsigned int i, j, n = 0, built = 0, npages;
 	struct rr_arena *arena;
-	unsigned long end, size, cursor;
+	unsigned long end, size;
 	u64 t0, t1, t2;
 	u32 bad, *rnd;
 	long len;
@@ -590,21 +573,19 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 	}
 	t1 = ktime_get_ns();
 	/*
-	 * The pages held anything before (vmalloc does not clear them): all
-	 * but the copies built below must be traps, not whatever data was
-	 * there, once the arena is executable. Each gap is filled as the
-	 * walk in arena order reaches the next copy (a copy that fails is
-	 * in the next gap), then the tail.
+	 * All but the copies built below must be traps once the arena is
+	 * executable, not whatever the pages held before: they come zeroed
+	 * (rr_vmalloc_at()), and 0 is `udf #0`, permanently undefined. A
+	 * page cleared by DC ZVA costs a sixteenth of the stores a BRK
+	 * pattern would; dropped copies become BRKs (rr_poison_dropped()),
+	 * which the runtime names when one is hit.
 	 */
-	cursor = (unsigned long)arena->area;
 	/* No static-key toggle from reading a key's state to listing the arena. */
 	rr_jumps_lock(m);
 	for (i = 0; i < n; i++) {
 		struct rr_func *f = &m->funcs[order[i].func];
 		const struct rerand_func *r = f->fx->rec;
 		unsigned long body = (unsigned long)arena->area + order[i].off;
-
-		memset32((u32 *)cursor, RR_POISON_INSN, (body - cursor) / 4);
 
 		f->next_bl = rerand_encode_bl(r->trampoline + r->call_offset,
 					      body);
@@ -614,12 +595,15 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		}
 		/* Only from the pristine snapshot: never from live text. */
 		len = rerand_build_copy((u8 *)body, f->fx->max_size, body,
-					f->fx->pristine, r->size, f->fx->relocs,
-					r->nrelocs, &bad);
+					f->fx->pristine, r->size, f->fx->hot,
+					f->fx->nhot, &bad);
 		if (len < 0) {
-			pr_warn_ratelimited("%s: %ps: relocation %u failed at %p (%ld)\n",
+			pr_warn_ratelimited("%s: %ps: relocation %u of the %u a move applies failed at %p (%ld)\n",
 					    m->mod->name, (void *)r->trampoline,
-					    bad, (void *)body, len);
+					    bad, f->fx->nhot, (void *)body, len);
+			/* Half a copy is not code: traps again. */
+			memset32((u32 *)body, RR_POISON_INSN,
+				 f->fx->max_size / 4);
 			rr_skipped(m, f, -EINVAL);
 			continue;
 		}
@@ -634,10 +618,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		};
 		arena->users++;
 		built++;
-		cursor = body + len;
 	}
-	memset32((u32 *)cursor, RR_POISON_INSN,
-		 ((unsigned long)arena->area + size - cursor) / 4);
 	if (arena->direct)
 		rr_link_direct(m, arena);
 	t2 = ktime_get_ns();
@@ -691,7 +672,7 @@ static void rr_hold(struct rr_module *m, struct rr_func *f)
  * may run either body; a new era begins after the fence that follows the
  * retargeting (rr_begin_eras()).
  */
-static void rr_published(struct rr_module *m, struct rr_func *f)
+static void rr_published(struct rr_module *m, struct rr_func *f, u64 now)
 {
 	struct rr_old *o = rr_free_old(f);
 
@@ -699,7 +680,7 @@ static void rr_published(struct rr_module *m, struct rr_func *f)
 	if (!WARN_ON_ONCE(!o))
 		*o = (struct rr_old){ .copy = f->cur, .eras = f->cur_eras };
 	f->cur = f->next;
-	f->cur.published_ns = ktime_get_ns();
+	f->cur.published_ns = now;
 	f->cur_eras = BIT(rr_era(f));
 	f->cur_bl = f->next_bl;
 	rr_guard_retargeted(m, f);
@@ -886,6 +867,7 @@ static void rr_publish_stopped(void)
 	struct rr_publish *p;
 	struct rr_module *m;
 	unsigned int n = 0, i, k;
+	u64 now;
 	int err;
 
 	list_for_each_entry(m, &rr_modules, node)
@@ -904,6 +886,7 @@ static void rr_publish_stopped(void)
 		return;
 	p->n = n;
 	atomic_set(&p->cpus, 0);
+	now = ktime_get_ns();
 	stop_machine(rr_publish_cb, p, cpu_online_mask);
 	for (k = 0; k < n; k++) {
 		if (!p->a[k].map)
@@ -923,7 +906,7 @@ static void rr_publish_stopped(void)
 			 */
 			if (f->next_landed ||
 			    le32_to_cpu(*(__le32 *)rr_call_word(f)) == f->next_bl)
-				rr_published(m, f);
+				rr_published(m, f, now);
 			else
 				rr_hold(m, f);
 			f->next_landed = false;
@@ -950,6 +933,7 @@ static void rr_publish_all(void)
 	struct rr_module *m;
 	struct rr_func *f;
 	unsigned int i;
+	u64 now;
 	int err;
 
 	if (READ_ONCE(rr_stop_machine)) {
@@ -959,6 +943,7 @@ static void rr_publish_all(void)
 		return;
 	}
 	kick_all_cpus_sync();
+	now = ktime_get_ns();
 	list_for_each_entry(m, &rr_modules, node) {
 		for (i = 0; i < m->nfuncs; i++) {
 			f = &m->funcs[i];
@@ -983,7 +968,7 @@ static void rr_publish_all(void)
 			else if (err)
 				rr_skip(m, f, "patching the trampoline failed");
 			else
-				rr_published(m, f);
+				rr_published(m, f, now);
 		}
 	}
 	kick_all_cpus_sync();
@@ -1003,7 +988,7 @@ static unsigned long rr_ended_eras(const struct rr_module *m,
 
 /* Nobody is left in @f's era @idx: it is free, and so are its copies. */
 static void rr_era_quiet(struct rr_module *m, struct rr_func *f,
-			 unsigned int idx)
+			 unsigned int idx, u64 now)
 {
 	struct rr_arena *arena;
 	unsigned int k;
@@ -1028,7 +1013,7 @@ static void rr_era_quiet(struct rr_module *m, struct rr_func *f,
 		/* The original body drained: nothing may run it from now on. */
 		if (!o->copy.arena && !o->copy.leak && !f->poisoned)
 			f->poison_due = true;
-		arena = rr_drop_copy(&o->copy);
+		arena = rr_drop_copy(&o->copy, now);
 		if (arena) {
 			t0 = ktime_get_ns();
 			rr_free_arena(arena);
@@ -1052,7 +1037,7 @@ static void rr_grace_round(void)
 	unsigned long ended;
 	bool any = false;
 	unsigned int i, idx;
-	u64 t0 = ktime_get_ns();
+	u64 t0 = ktime_get_ns(), now;
 
 	rr_check_writers();
 	rr_profile.ns_writers += ktime_get_ns() - t0;
@@ -1069,6 +1054,8 @@ static void rr_grace_round(void)
 	if (!any)
 		return;
 	rr_fence();
+	/* One clock read for every verdict of the round. */
+	now = ktime_get_ns();
 	list_for_each_entry(m, &rr_modules, node) {
 		for (i = 0; i < m->nfuncs; i++) {
 			struct rr_func *f = &m->funcs[i];
@@ -1076,7 +1063,7 @@ static void rr_grace_round(void)
 			ended = rr_ended_eras(m, f);
 			for_each_set_bit(idx, &ended, RR_ERAS)
 				if (rr_locks_match(f, idx, f->grace_unlocks[idx]))
-					rr_era_quiet(m, f, idx);
+					rr_era_quiet(m, f, idx, now);
 		}
 	}
 }
@@ -1153,25 +1140,43 @@ static void rr_restore_call_word(struct rr_module *m, struct rr_func *f)
 static void rr_check_writers(void)
 {
 	struct rr_module *m;
-	bool synced = false;
+	bool synced = false, probed;
 	unsigned int i;
 
-	/* Every register_kprobe() in flight has published its probe. */
+	/*
+	 * Every register_kprobe() in flight has published its probe. One
+	 * lookup per word tells both what a probe saved and who owns the
+	 * word: a probe registered after it is the same race as one
+	 * registered after a second lookup would be.
+	 */
 	rr_kprobes_settle();
-	list_for_each_entry(m, &rr_modules, node)
-		for (i = 0; i < m->nfuncs && !m->frozen; i++)
-			synced |= rr_kprobe_sync_saved(m, &m->funcs[i]);
+	list_for_each_entry(m, &rr_modules, node) {
+		for (i = 0; i < m->nfuncs && !m->frozen; i++) {
+			struct rr_func *f = &m->funcs[i];
+
+			synced |= rr_kprobe_sync_saved(m, f, &probed);
+			f->word_owner = rr_call_word_owner(f, probed);
+		}
+	}
 	if (synced) {
 		/* No disarm in flight still writes the older copy back... */
 		rr_kprobes_settle();
-		/* ...and no CPU still emulates it. */
+		/* ...and no CPU still emulates it: who owns what, again. */
 		kick_all_cpus_sync();
+		list_for_each_entry(m, &rr_modules, node) {
+			for (i = 0; i < m->nfuncs && !m->frozen; i++) {
+				struct rr_func *f = &m->funcs[i];
+
+				probed = rr_kprobe_owns(rr_call_word(f));
+				f->word_owner = rr_call_word_owner(f, probed);
+			}
+		}
 	}
 	list_for_each_entry(m, &rr_modules, node) {
 		for (i = 0; i < m->nfuncs && !m->frozen; i++) {
 			struct rr_func *f = &m->funcs[i];
 
-			switch (rr_call_word_owner(f)) {
+			switch (f->word_owner) {
 			case RR_WORD_OURS:
 				f->held = false;
 				break;

@@ -148,6 +148,17 @@ struct rr_fixed {
 	/* Its static-key sites: entries of the module's __jump_table. */
 	const struct jump_entry *const *jumps;
 	unsigned int njump;
+	/*
+	 * What a move applies (in the vault, rr_vault_seal()): the relocations
+	 * whose value depends on where the copy is, in table order. The
+	 * ftrace NOPs are in the snapshot already and the WARN/BUG sites are
+	 * site_off[], so a copy's build walks neither.
+	 */
+	const struct rerand_reloc *hot;
+	unsigned int nhot;
+	/* Direct mode only: the function hot[k] calls, index + 1, or 0. */
+	const u32 *hot_callee;
+	const u32 *site_off;	/* nsites offsets in the body */
 };
 
 /*
@@ -183,6 +194,7 @@ struct rr_func {
 	bool lingering;		/* an era open for pin_after periods */
 	bool pinned;		/* no free era or old-copy entry: not moved */
 	bool held;		/* another writer owns the `bl` word (writers.c) */
+	u8 word_owner;		/* enum rr_word, within rr_check_writers() */
 	bool suspect;		/* its body addresses were forged: left alone */
 	bool slot_forged;	/* its slot no longer names its counters */
 	bool poison_due;	/* the original drained: poison it (poison.c) */

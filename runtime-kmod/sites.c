@@ -347,12 +347,11 @@ void rr_sites_release(struct rr_module *m)
 /* Gives the copy at @copy (still writable) its sites' own BRKs. */
 static void rr_sites_mark_bugs(const struct rr_fixed *fx, u8 *copy)
 {
-	unsigned int k, j = 0;
+	unsigned int j;
 
-	for (k = 0; j < fx->nsites && k < fx->rec->nrelocs; k++)
-		if (fx->relocs[k].type == RERAND_OP_BUG)
-			put_unaligned_le32(rr_site_brk(fx->site_first + j++),
-					   copy + fx->relocs[k].offset);
+	for (j = 0; j < fx->nsites; j++)
+		put_unaligned_le32(rr_site_brk(fx->site_first + j),
+				   copy + fx->site_off[j]);
 }
 
 /*

@@ -212,6 +212,54 @@ void rr_vault_free(struct rr_module *m)
 	m->vault = NULL;
 }
 
+/* The function whose trampoline starts at @tramp, index + 1, or 0. */
+static u32 rr_callee(const struct rr_module *m, u64 tramp)
+{
+	unsigned int lo = 0, hi = m->nfuncs, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (m->by_tramp[mid].tramp < tramp)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < m->nfuncs && m->by_tramp[lo].tramp == tramp)
+		return m->by_tramp[lo].func + 1;
+	return 0;
+}
+
+/*
+ * Writes at @p what a move of @fx applies (struct rr_fixed: hot[],
+ * hot_callee[], site_off[]), from the module's read-only table; returns
+ * the next free byte.
+ */
+static u8 *rr_seal_hot(const struct rr_module *m, struct rr_fixed *fx, u8 *p)
+{
+	struct rerand_reloc *hot = (void *)p;
+	u32 *callee, *site;
+	unsigned int k, n = 0, nsites = 0;
+
+	for (k = 0; k < fx->rec->nrelocs; k++)
+		if (fx->relocs[k].type != RERAND_OP_NOP &&
+		    fx->relocs[k].type != RERAND_OP_BUG)
+			hot[n++] = fx->relocs[k];
+	callee = (u32 *)(hot + n);
+	fx->hot = hot;
+	fx->hot_callee = m->direct ? callee : NULL;
+	if (m->direct)
+		for (k = 0; k < n; k++)
+			callee[k] = hot[k].type == RERAND_R_CALL26 ||
+				    hot[k].type == RERAND_R_JUMP26 ?
+				    rr_callee(m, hot[k].target) : 0;
+	site = m->direct ? callee + n : callee;
+	fx->site_off = site;
+	for (k = 0; k < fx->rec->nrelocs && nsites < fx->nsites; k++)
+		if (fx->relocs[k].type == RERAND_OP_BUG)
+			site[nsites++] = fx->relocs[k].offset;
+	return (u8 *)ALIGN((unsigned long)(site + fx->nsites), 8);
+}
+
 /*
  * Moves @m's loading records, snapshots and trampoline images into one
  * new vmalloc area and makes it read-only. On failure, m->vault or
@@ -227,9 +275,14 @@ int rr_vault_seal(struct rr_module *m)
 	const struct jump_entry **jumps;
 
 	size += m->njumps * sizeof(*jumps);
-	for (i = 0; i < m->nfuncs; i++)
-		size += ALIGN(m->loading[i].tramp_size, 8) +
-			ALIGN(m->loading[i].rec->size, 8);
+	for (i = 0; i < m->nfuncs; i++) {
+		const struct rr_fixed *ld = &m->loading[i];
+
+		size += ALIGN(ld->tramp_size, 8) + ALIGN(ld->rec->size, 8) +
+			ld->nhot * sizeof(*ld->hot) +
+			ALIGN((m->direct ? ld->nhot : 0) * sizeof(u32) +
+			      ld->nsites * sizeof(u32), 8);
+	}
 	size = PAGE_ALIGN(size);
 	v = rr_ksyms.vmalloc_node_range(size, PAGE_SIZE, VMALLOC_START,
 					VMALLOC_END, GFP_KERNEL, PAGE_KERNEL,
@@ -259,9 +312,13 @@ int rr_vault_seal(struct rr_module *m)
 		fx->pristine = p;
 		memcpy(p, ld->pristine, ld->rec->size);
 		p += ALIGN(ld->rec->size, 8);
+		p = rr_seal_hot(m, fx, p);
 		m->funcs[i].fx = fx;
 	}
 	m->vault = v;
+	/* Direct mode needed the index for hot_callee[] only. */
+	kvfree(m->by_tramp);
+	m->by_tramp = NULL;
 	/* The records now live in the vault; the loading copies go. */
 	rr_free_loading(m);
 	if (rr_ksyms.set_memory_ro((unsigned long)v, size >> PAGE_SHIFT)) {

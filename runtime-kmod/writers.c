@@ -127,9 +127,10 @@ void rr_kprobes_settle(void)
  * index. Returns whether it changed anything; the caller then waits for
  * kprobes (rr_kprobes_settle(): a disarm in flight may have read the older
  * copy) and synchronises every CPU (a hit in flight may hold it).
- * Under rr_lock.
+ * *@probed: whether a kprobe is registered there. Under rr_lock.
  */
-bool rr_kprobe_sync_saved(struct rr_module *m, struct rr_func *f)
+bool rr_kprobe_sync_saved(struct rr_module *m, struct rr_func *f,
+			  bool *probed)
 {
 	void *word = rr_call_word(f);
 	bool changed = false;
@@ -137,6 +138,7 @@ bool rr_kprobe_sync_saved(struct rr_module *m, struct rr_func *f)
 
 	rcu_read_lock();
 	p = rr_ksyms.get_kprobe(word);
+	*probed = p;
 	if (p && READ_ONCE(p->opcode) != f->cur_bl) {
 		WRITE_ONCE(p->opcode, f->cur_bl);
 		changed = true;
@@ -151,10 +153,12 @@ bool rr_kprobe_sync_saved(struct rr_module *m, struct rr_func *f)
 }
 
 /*
- * Who owns @f's `bl` word this period. Under rr_lock, after
- * rr_kprobe_sync_saved() and rr_kprobes_settle().
+ * Who owns @f's `bl` word this period, @probed telling whether a kprobe
+ * is registered on it (rr_kprobe_sync_saved() looked). Under rr_lock,
+ * after rr_kprobes_settle() and, if that changed anything, again after
+ * the settling that follows it.
  */
-enum rr_word rr_call_word_owner(const struct rr_func *f)
+enum rr_word rr_call_word_owner(const struct rr_func *f, bool probed)
 {
 	void *word = rr_call_word(f);
 	u32 live = le32_to_cpu(READ_ONCE(*(__le32 *)word));
@@ -162,7 +166,7 @@ enum rr_word rr_call_word_owner(const struct rr_func *f)
 	u64 target;
 
 	/* Armed or not, a probe there restores what it saved: leave it be. */
-	if (rr_kprobe_owns(word))
+	if (probed)
 		return live == BRK64_OPCODE_KPROBES || live == f->cur_bl ?
 		       RR_WORD_KPROBE : RR_WORD_STALE;
 	if (live == f->cur_bl)

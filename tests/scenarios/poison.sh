@@ -15,13 +15,15 @@
 #  - copies: with check_entry held in its arena (a kprobe on its `bl`
 #    word) while its siblings move on, then moves paused, every word of
 #    every page holding a current copy is either inside a current copy or
-#    the trap: arena gaps are traps from the start (vmalloc'ed pages keep
-#    old data), and the siblings' dropped copies became traps at once;
+#    a trap: arena gaps are `udf #0` from the start (the arena's pages
+#    come zeroed; vmalloc'ed pages keep old data otherwise), and the
+#    siblings' dropped copies became the BRK trap at once (both seen);
 #  - nothing reached a poisoned word (poison_hits=0); every call right.
 D=/sys/kernel/debug/rerand
 P=/sys/module/rerand_host/parameters
 K=/sys/module/rerand_peek/parameters
 TRAP=d421c1c0
+UDF=00000000
 fail() { echo "FAIL: $*"; echo "SUMMARY: failed: $*"; exit 1; }
 fld() { echo "$2" | sed -n "s/.* $1=\([0-9a-fx]*\).*/\1/p"; }
 st() { sed -n "s/.*module=test_driver .* $1=\([0-9]*\).*/\1/p" $D/stats; }
@@ -78,7 +80,7 @@ pages=$(for c in $copies; do
 	b=${c%%:*}; p=$((b & ~4095)); e=$(((b + ${c##*:} - 1) & ~4095))
 	while [ $p -le $e ]; do printf '0x%x\n' $p; p=$((p + 4096)); done
 done | sort -u)
-arena_words=0; arena_traps=0
+arena_words=0; arena_traps=0; arena_udf=0
 for pg in $pages; do
 	echo "$pg" > $K/addr
 	off=0
@@ -93,8 +95,11 @@ for pg in $pages; do
 				[ $a -ge $((b)) ] && [ $a -lt $((b + ${c##*:})) ] && mine=1 && break
 			done
 			if [ -z "$mine" ]; then
-				[ "$w" = $TRAP ] || fail "$(printf '0x%x' $a), in an arena page but in no current copy, holds $w"
-				arena_traps=$((arena_traps + 1))
+				case $w in
+				$TRAP) arena_traps=$((arena_traps + 1)) ;;
+				$UDF) arena_udf=$((arena_udf + 1)) ;;
+				*) fail "$(printf '0x%x' $a), in an arena page but in no current copy, holds $w" ;;
+				esac
 			fi
 			arena_words=$((arena_words + 1)); a=$((a + 4))
 		done
@@ -104,8 +109,9 @@ done
 echo 0 > $T/events/kprobes/hold/enable
 echo "-:hold" >> $T/kprobe_events
 echo 0 > /sys/module/rerand/parameters/paused
-[ "$arena_traps" -gt 0 ] || fail "no trap read in the arena pages ($arena_words words)"
-echo "arena pages: $arena_words words, $arena_traps traps outside the current copies"
+[ "$arena_traps" -gt 0 ] || fail "no dropped sibling read as the BRK trap in the arena pages ($arena_words words)"
+[ "$arena_udf" -gt 0 ] || fail "no zeroed gap read in the arena pages ($arena_words words)"
+echo "arena pages: $arena_words words; outside the current copies $arena_traps BRK traps (dropped copies), $arena_udf udf #0 (gaps)"
 echo 1000000 > $P/period_ms
 sleep 0.3
 hits=$(sed -n 's/.*poison_hits=\([0-9]*\).*/\1/p' $D/mover)
@@ -122,4 +128,4 @@ plt=$((fixed - predicted))
 	fail "fixed_exec_bytes=$fixed, rerand inspect predicted $predicted (+ PLT entries of 12 bytes)"
 [ "$(cat $P/errors)" = 0 ] || fail "wrong results"
 [ "$(st tamper)" = 0 ] || fail "tamper=$(st tamper)"
-echo "SUMMARY: $words words of the original bodies read: $traps traps, $kept ftrace slot words; arena pages: $arena_words words, all outside current copies traps ($arena_traps); fixed_exec_bytes=$fixed = predicted $predicted + $((plt / 12)) PLT entries; poison_hits=0; calls right"
+echo "SUMMARY: $words words of the original bodies read: $traps traps, $kept ftrace slot words; arena pages: $arena_words words, outside current copies all traps ($arena_traps BRK, $arena_udf udf #0); fixed_exec_bytes=$fixed = predicted $predicted + $((plt / 12)) PLT entries; poison_hits=0; calls right"
