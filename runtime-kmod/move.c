@@ -1029,7 +1029,10 @@ static void rr_check_writers(void);
  * retargeting saved the `bl` to a copy this round may drop, and its hits
  * run that copy (the coexist scenario crashed in a freed one when the
  * end-of-period round went without it). It also decides which functions
- * are held, before any copy is built.
+ * are held when the next period builds its copies: a probe registered in
+ * between on a `bl` word either armed it (the publication finds its BRK
+ * and holds the function) or saved the `bl` it replaces, which the next
+ * round brings up to date before dropping anything (writers.c).
  */
 static void rr_grace_round(void)
 {
@@ -1206,7 +1209,6 @@ static void rr_poison_period(void)
 static void rr_tick(struct work_struct *work)
 {
 	struct rr_module *m;
-	bool moving;
 	unsigned int built = 0;
 	u64 t0, tf, t1, t2, t3, t4;
 
@@ -1215,16 +1217,12 @@ static void rr_tick(struct work_struct *work)
 	/* Before anything acts on the state (vault.c); it may undo a pause. */
 	rr_check_state();
 	rr_profile.ns_state += ktime_get_ns() - t0;
-	moving = !READ_ONCE(rr_paused);
-	/* Grace periods first (they free old copies), then the new copies. */
-	rr_grace_round();
-	rr_count_waits();
-	rr_poison_period();
 	tf = ktime_get_ns();
 	rr_free_retired(false);
 	t1 = ktime_get_ns();
 	rr_profile.ns_free += t1 - tf;
-	if (moving)
+	/* The previous period's round freed eras and old-copy entries. */
+	if (!READ_ONCE(rr_paused))
 		list_for_each_entry(m, &rr_modules, node)
 			if (!m->frozen)
 				built += rr_prepare_module(m);
@@ -1238,24 +1236,23 @@ static void rr_tick(struct work_struct *work)
 	t3 = ktime_get_ns();
 	rr_profile.ticks++;
 	rr_profile.built += built;
-	rr_profile.ns_advance += t1 - t0;
 	rr_profile.ns_prepare += t2 - t1;
 	rr_profile.ns_guard += t3 - t2;
-	if (built) {
+	if (built)
 		rr_publish_all();
-		t4 = ktime_get_ns();
-		rr_profile.ns_publish += t4 - t3;
-		/*
-		 * The eras that just ended, at once: a function nobody was in
-		 * drops its previous copy in this period rather than the next,
-		 * which takes a period off every exposure window.
-		 */
-		rr_grace_round();
-		tf = ktime_get_ns();
-		rr_poison_dropped();
-		rr_profile.ns_poison += ktime_get_ns() - tf;
-		rr_profile.ns_advance += ktime_get_ns() - t4;
-	}
+	t4 = ktime_get_ns();
+	rr_profile.ns_publish += t4 - t3;
+	/*
+	 * One grace round per period, right after the publication: the eras
+	 * that just ended are checked at once, so a function nobody was in
+	 * drops its previous copy in the period that replaced it; an era
+	 * still open is checked again one period later. Paused, the rounds
+	 * go on and drain what is left.
+	 */
+	rr_grace_round();
+	rr_count_waits();
+	rr_poison_period();
+	rr_profile.ns_advance += t1 - t0 + ktime_get_ns() - t4;
 	rr_queue();
 	mutex_unlock(&rr_lock);
 }

@@ -337,6 +337,35 @@ static __always_inline int apply_common(u32 type, u8 *p, u64 place, u64 target)
 	return 0;
 }
 
+/*
+ * A CALL26 or JUMP26 that cannot reach its target from the copy (a call
+ * into the kernel from a module region out of its reach: bfq, 1.4 per
+ * copy), through a veneer, without the table: what the table's way below
+ * does once apply_common() found the branch out of range. Anything else
+ * (a misaligned target, no room, a veneer out of reach) returns 0 and
+ * takes that way, which finds the veneer made here and reports the error.
+ */
+static __always_inline int branch_via_veneer(u8 *dst, size_t cap, u32 size,
+					     u64 addr, u64 place,
+					     size_t *nveneers, u64 target,
+					     u8 *p)
+{
+	size_t off;
+	s64 x;
+
+	if (target & 3)
+		return 0;
+	off = veneer_for(dst, cap, size, nveneers, target);
+	if (!off)
+		return 0;
+	x = (s64)(addr + off - place);
+	if (x < -(1LL << 27) || x >= (1LL << 27))
+		return 0;
+	put_le(p, 4, ((u32)get_le(p, 4) & 0xfc000000U) |
+		     (((u64)x >> 2) & 0x3ffffffU));
+	return 1;
+}
+
 long rerand_build_copy(u8 *dst, size_t cap, u64 addr, const u8 *pristine,
 		       u32 size, const struct rerand_reloc *relocs,
 		       u32 nrelocs, u32 *bad)
@@ -360,6 +389,12 @@ long rerand_build_copy(u8 *dst, size_t cap, u64 addr, const u8 *pristine,
 				 relocs[i].target))
 			continue;
 		*bad = i;
+		if ((relocs[i].type == RERAND_R_CALL26 ||
+		     relocs[i].type == RERAND_R_JUMP26) &&
+		    (u64)relocs[i].offset + 4 <= size && !(place & 3) &&
+		    branch_via_veneer(dst, cap, size, addr, place, &nveneers,
+				      relocs[i].target, dst + relocs[i].offset))
+			continue;
 		at = relocs[i].offset < size ? relocs[i].offset : size;
 		if (relocs[i].type == RERAND_OP_NOP ||
 		    relocs[i].type == RERAND_OP_BUG) {

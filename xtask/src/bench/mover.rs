@@ -24,7 +24,7 @@ pub(super) fn mover_breakdown(l: &Lines) -> String {
         (
             "other writers",
             v("ns_writers"),
-            "rr_check_writers(): kprobes on the `bl` words, twice a period",
+            "rr_check_writers(): kprobes on the `bl` words, one lookup per word and period",
         ),
         (
             "grace periods",
