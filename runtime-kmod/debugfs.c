@@ -36,14 +36,15 @@ static int rr_stats_show(struct seq_file *sf, void *unused)
 			held += m->funcs[i].held;
 			lingering += m->funcs[i].lingering;
 		}
-		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u held=%u lingering=%u tamper=%lu period_ms=%u skipped=%lu watched=%u guard_coverage=%u%% guard_distinct=%u fixed_exec_bytes=%lu state_tamper=%lu frozen=%d sites=%u direct=%d direct_calls=%lu\n",
+		seq_printf(sf, "module=%s functions=%u randomized=%u excluded=%u moves=%lu pending=%u pinned=%u held=%u lingering=%u tamper=%lu period_ms=%u skipped=%lu watched=%u guard_coverage=%u%% guard_distinct=%u fixed_exec_bytes=%lu state_tamper=%lu frozen=%d sites=%u direct=%d direct_calls=%lu plt_calls=%u veneers=%lu\n",
 			   m->mod->name, m->nfuncs + m->nexcluded, m->nfuncs,
 			   m->nexcluded, m->moves, pending, pinned, held, lingering,
 			   m->tamper,
 			   READ_ONCE(rr_period_ms), m->skipped, m->watched,
 			   m->nfuncs ? m->watched * 100 / m->nfuncs : 0,
 			   m->distinct, rr_fixed_exec_bytes(m), m->state_tamper,
-			   m->frozen, m->nsites, m->direct, m->direct_calls);
+			   m->frozen, m->nsites, m->direct, m->direct_calls,
+			   m->plt_calls, m->veneers);
 	}
 	mutex_unlock(&rr_lock);
 	return 0;

@@ -607,6 +607,9 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 			rr_skipped(m, f, -EINVAL);
 			continue;
 		}
+		if (len > (long)ALIGN(r->size, 8))
+			m->veneers += (len - ALIGN(r->size, 8)) /
+				      RERAND_VENEER_SIZE;
 		len = rr_sites_mark_copy(f->fx, (u8 *)body, len);
 		f->next.arena = arena;
 		f->next.body = body;

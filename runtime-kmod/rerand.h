@@ -240,6 +240,8 @@ struct rr_module {
 	bool direct;
 	struct rr_tramp_index *by_tramp;	/* direct only: nfuncs entries */
 	unsigned long direct_calls;	/* calls and tail calls linked so */
+	unsigned int plt_calls;	/* calls sent to the module's PLT entries (vault.c) */
+	unsigned long veneers;	/* veneers built into copies */
 	unsigned long moves;
 	unsigned long skipped;
 	unsigned long tamper;		/* incidents, guard.c */

@@ -27,6 +27,7 @@
 #include <linux/moduleparam.h>
 #include <linux/ratelimit.h>
 #include <linux/seq_file.h>
+#include <linux/sort.h>
 #include <linux/vmalloc.h>
 #include "rerand.h"
 #include "reloc.h"
@@ -212,6 +213,97 @@ void rr_vault_free(struct rr_module *m)
 	m->vault = NULL;
 }
 
+/*
+ * The module's PLT entries (arch/arm64/kernel/module-plts.c: `adrp x16;
+ * add x16, x16; br x16`, 12 bytes), which the loader emitted for calls its
+ * code could not reach: a copy always reaches them (it is placed within
+ * reach of the module's text, rr_region()), so its calls into the kernel
+ * go there rather than through a veneer of its own, as the original's do.
+ * Found by their shape in the core text, outside every moved body (those
+ * become traps); sorted by target.
+ */
+struct rr_plt {
+	u64 target;
+	u64 entry;
+};
+
+#define RR_ADRP_X16_MASK	0x9f00001fU
+#define RR_ADRP_X16		0x90000010U
+#define RR_ADD_X16_X16_MASK	0xffc003ffU
+#define RR_ADD_X16_X16		0x91000210U
+#define RR_BR_X16		0xd61f0200U
+
+static bool rr_in_moved_body(const struct rr_module *m, u64 addr)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nfuncs; i++)
+		if (addr - m->loading[i].rec->body < m->loading[i].rec->size)
+			return true;
+	return false;
+}
+
+static int rr_cmp_plt(const void *a, const void *b)
+{
+	u64 x = ((const struct rr_plt *)a)->target;
+	u64 y = ((const struct rr_plt *)b)->target;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The PLT entries of @m (kvfree() them), or NULL (then copies use veneers). */
+static struct rr_plt *rr_find_plts(const struct rr_module *m, unsigned int *n)
+{
+	const __le32 *w = (const __le32 *)m->text_lo;
+	unsigned int nwords = (m->text_hi - m->text_lo) / 4, i, k = 0, max = 0;
+	struct rr_plt *plt;
+	u32 adrp, add;
+	u64 page;
+
+	for (i = 0; i + 2 < nwords; i++)
+		max += le32_to_cpu(READ_ONCE(w[i + 2])) == RR_BR_X16;
+	*n = 0;
+	if (!max)
+		return NULL;
+	plt = kvmalloc_array(max, sizeof(*plt), GFP_KERNEL);
+	if (!plt)
+		return NULL;
+	for (i = 0; i + 2 < nwords && k < max; i++) {
+		if (le32_to_cpu(READ_ONCE(w[i + 2])) != RR_BR_X16)
+			continue;
+		adrp = le32_to_cpu(READ_ONCE(w[i]));
+		add = le32_to_cpu(READ_ONCE(w[i + 1]));
+		if ((adrp & RR_ADRP_X16_MASK) != RR_ADRP_X16 ||
+		    (add & RR_ADD_X16_X16_MASK) != RR_ADD_X16_X16 ||
+		    rr_in_moved_body(m, (unsigned long)&w[i]))
+			continue;
+		page = ((unsigned long)&w[i] & ~0xfffUL) +
+		       ((u64)sign_extend64(((adrp >> 29) & 3) |
+					   (((adrp >> 5) & 0x7ffff) << 2), 20) << 12);
+		plt[k++] = (struct rr_plt){
+			.target = page + ((add >> 10) & 0xfff),
+			.entry = (unsigned long)&w[i],
+		};
+	}
+	sort(plt, k, sizeof(*plt), rr_cmp_plt, NULL);
+	*n = k;
+	return plt;
+}
+
+static u64 rr_plt_for(const struct rr_plt *plt, unsigned int n, u64 target)
+{
+	unsigned int lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (plt[mid].target < target)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && plt[lo].target == target ? plt[lo].entry : 0;
+}
+
 /* The function whose trampoline starts at @tramp, index + 1, or 0. */
 static u32 rr_callee(const struct rr_module *m, u64 tramp)
 {
@@ -232,18 +324,33 @@ static u32 rr_callee(const struct rr_module *m, u64 tramp)
 /*
  * Writes at @p what a move of @fx applies (struct rr_fixed: hot[],
  * hot_callee[], site_off[]), from the module's read-only table; returns
- * the next free byte.
+ * the next free byte. A call or tail call to a target outside the module
+ * for which the loader emitted a PLT entry (@plt, @nplt) is sent there.
  */
-static u8 *rr_seal_hot(const struct rr_module *m, struct rr_fixed *fx, u8 *p)
+static u8 *rr_seal_hot(struct rr_module *m, struct rr_fixed *fx, u8 *p,
+		       const struct rr_plt *plt, unsigned int nplt)
 {
 	struct rerand_reloc *hot = (void *)p;
 	u32 *callee, *site;
 	unsigned int k, n = 0, nsites = 0;
+	u64 entry;
 
-	for (k = 0; k < fx->rec->nrelocs; k++)
-		if (fx->relocs[k].type != RERAND_OP_NOP &&
-		    fx->relocs[k].type != RERAND_OP_BUG)
-			hot[n++] = fx->relocs[k];
+	for (k = 0; k < fx->rec->nrelocs; k++) {
+		if (fx->relocs[k].type == RERAND_OP_NOP ||
+		    fx->relocs[k].type == RERAND_OP_BUG)
+			continue;
+		hot[n] = fx->relocs[k];
+		if ((hot[n].type == RERAND_R_CALL26 ||
+		     hot[n].type == RERAND_R_JUMP26) &&
+		    hot[n].target - m->text_lo >= m->text_hi - m->text_lo) {
+			entry = rr_plt_for(plt, nplt, hot[n].target);
+			if (entry) {
+				hot[n].target = entry;
+				m->plt_calls++;
+			}
+		}
+		n++;
+	}
 	callee = (u32 *)(hot + n);
 	fx->hot = hot;
 	fx->hot_callee = m->direct ? callee : NULL;
@@ -273,6 +380,8 @@ int rr_vault_seal(struct rr_module *m)
 	u8 *p;
 
 	const struct jump_entry **jumps;
+	struct rr_plt *plt;
+	unsigned int nplt;
 
 	size += m->njumps * sizeof(*jumps);
 	for (i = 0; i < m->nfuncs; i++) {
@@ -290,6 +399,7 @@ int rr_vault_seal(struct rr_module *m)
 					__builtin_return_address(0));
 	if (!v)
 		return -ENOMEM;
+	plt = rr_find_plts(m, &nplt);
 	memset(v, 0, size);
 	v->self = (unsigned long)v;
 	v->mod = m->mod;
@@ -312,9 +422,10 @@ int rr_vault_seal(struct rr_module *m)
 		fx->pristine = p;
 		memcpy(p, ld->pristine, ld->rec->size);
 		p += ALIGN(ld->rec->size, 8);
-		p = rr_seal_hot(m, fx, p);
+		p = rr_seal_hot(m, fx, p, plt, nplt);
 		m->funcs[i].fx = fx;
 	}
+	kvfree(plt);
 	m->vault = v;
 	/* Direct mode needed the index for hot_callee[] only. */
 	kvfree(m->by_tramp);

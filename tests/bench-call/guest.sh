@@ -133,36 +133,54 @@ if has workload; then
 	done
 fi
 
+ticks() { sed -n 's/^ticks=\([0-9]*\).*/\1/p' $D/mover; }
 # Pending and the exposure windows at period $2 while 4 KiB writes run;
-# label $1.
+# label $1. The windows twice: under dd alone, then while a shell samples
+# pending 20 times a second (each sample forks sed and reads debugfs,
+# whose files take the mover's mutex): load=dd, load=dd+sampler.
 pend_at() {
 	echo "$2" > $R/period_ms
 	echo 0 > $R/paused
+	echo 0 > $D/windows
+	k0=$(ticks)
+	t0=$(now)
+	for i in 1 2 3 4 5 6 7 8; do
+		dd if=/tmp/pat of=/dev/nullb0 bs=4k oflag=direct conv=notrunc 2>/dev/null
+	done
+	tio=$(($(now) - t0))
+	k1=$(ticks)
+	if [ "${1#direct}" != "$1" ]; then
+		# Direct arenas count their copies' windows when they go.
+		echo 1 > $R/paused
+		while [ "$(st bfq pending)" != 0 ]; do sleep 0.01; done
+		echo 0 > $R/paused
+	fi
+	echo "BENCH window period=$1 load=dd t_us=$tio ticks=$((k1 - k0)) $(head -1 $D/windows)"
 	# I/O in the background while pending is sampled.
 	( for i in 1 2 3 4 5 6 7 8; do
 		dd if=/tmp/pat of=/dev/nullb0 bs=4k oflag=direct conv=notrunc 2>/dev/null
 	done ) &
 	io=$!
 	echo 0 > $D/windows
-	k0=$(sed -n 's/^ticks=\([0-9]*\).*/\1/p' $D/mover)
+	k0=$(ticks)
 	t0=$(now)
 	for i in $(seq 25); do
 		echo "BENCH pend period=$1 t_us=$(($(now) - t0)) pending=$(st bfq pending) moves=$(st bfq moves) vmalloc_kb=$(vmalloc)"
 		sleep 0.05
 	done
 	wait $io
-	k1=$(sed -n 's/^ticks=\([0-9]*\).*/\1/p' $D/mover)
+	k1=$(ticks)
 	tio=$(($(now) - t0))
 	# Direct arenas count their copies' windows when they go: after the
 	# drain below, not here.
 	[ "${1#direct}" = "$1" ] &&
-		echo "BENCH window period=$1 t_us=$tio ticks=$((k1 - k0)) $(head -1 $D/windows)"
+		echo "BENCH window period=$1 load=dd+sampler t_us=$tio ticks=$((k1 - k0)) $(head -1 $D/windows)"
 	echo 1 > $R/paused
 	t0=$(now)
 	while [ "$(st bfq pending)" != 0 ]; do sleep 0.01; done
 	echo "BENCH drain period=$1 drain_us=$(($(now) - t0)) vmalloc_kb=$(vmalloc)"
 	[ "${1#direct}" = "$1" ] ||
-		echo "BENCH window period=$1 t_us=$tio ticks=$((k1 - k0)) $(head -1 $D/windows)"
+		echo "BENCH window period=$1 load=dd+sampler t_us=$tio ticks=$((k1 - k0)) $(head -1 $D/windows)"
 }
 if has pending; then
 	use rr

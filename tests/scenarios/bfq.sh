@@ -152,4 +152,4 @@ if [ "${BFQ_DIRECT:-0}" = 1 ]; then
 	[ "$(st direct_calls)" -gt 0 ] || fail "direct mode, but no call between bfq's copies was linked"
 	mode="$mode, direct mode ($(st direct_calls) calls linked copy to copy)"
 fi
-echo "SUMMARY: bfq (rerand-ld) on null_blk, $mode: ${written} MiB written, ${read} MiB read and verified, moves=$moves, errors=0, pending=0 after I/O, scheduler bfq, fixed_exec_bytes=$fixed, exposure p50=$(wf p50_us) us p99=$(wf p99_us) us over $(wf copies) copies"
+echo "SUMMARY: bfq (rerand-ld) on null_blk, $mode: ${written} MiB written, ${read} MiB read and verified, moves=$moves, errors=0, pending=0 after I/O, scheduler bfq, fixed_exec_bytes=$fixed, calls through bfq's PLT entries=$(st plt_calls), veneers built=$(st veneers), exposure p50=$(wf p50_us) us p99=$(wf p99_us) us over $(wf copies) copies"

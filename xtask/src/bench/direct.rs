@@ -6,11 +6,12 @@
 //! move, the exposure windows at 1 ms and the crossings per request.
 
 use super::crossings::Crossings;
-use super::{fit_moves, jn, num, obj, s, throughput, Lines, J};
+use super::{fit_moves, jn, moves_per_s, num, obj, s, throughput, Lines, J};
 
 pub struct Direct {
-    /// (block KiB, period ms, MB/s, ratio to plain bfq.ko)
-    rows: Vec<(String, String, f64, f64)>,
+    /// (block KiB, period ms, MB/s, ratio to plain bfq.ko, moves per
+    /// second, the per-function mode's moves per second)
+    rows: Vec<(String, String, f64, f64, f64, f64)>,
     /// Instructions per body moved, and the runs fitted, per block size.
     fits: Vec<(String, f64, usize)>,
     /// copies, p50, p99, max (ms), mover ticks per second: at 1 ms.
@@ -28,7 +29,14 @@ impl Direct {
             for p in periods {
                 let t = throughput(l, &format!("direct{p}"), bs).2;
                 if t.is_finite() {
-                    rows.push((bs.to_string(), p.to_string(), t, t / base));
+                    rows.push((
+                        bs.to_string(),
+                        p.to_string(),
+                        t,
+                        t / base,
+                        moves_per_s(l, &format!("direct{p}"), bs),
+                        moves_per_s(l, &format!("rr{p}"), bs),
+                    ));
                 }
             }
             let (slope, n) = fit_moves(l, "direct", bs);
@@ -41,7 +49,10 @@ impl Direct {
         }
         let window = l
             .of("window")
-            .find(|m| m.get("period").map(String::as_str) == Some("direct1"))
+            .find(|m| {
+                m.get("period").map(String::as_str) == Some("direct1")
+                    && m.get("load").is_none_or(|l| l == "dd")
+            })
             .map(|w| {
                 (
                     num(w, "copies"),
@@ -74,12 +85,14 @@ impl Direct {
                 J::A(
                     self.rows
                         .iter()
-                        .map(|(bs, p, mb, ratio)| {
+                        .map(|(bs, p, mb, ratio, mv, mv_pf)| {
                             obj(vec![
                                 ("block_kib", jn(bs.parse().unwrap_or(f64::NAN))),
                                 ("period_ms", s(p.clone())),
                                 ("mb_s", jn(*mb)),
                                 ("ratio", jn(*ratio)),
+                                ("moves_per_s", jn(*mv)),
+                                ("per_function_moves_per_s", jn(*mv_pf)),
                             ])
                         })
                         .collect(),
@@ -131,11 +144,11 @@ impl Direct {
     /// period), the per-function mode's ratio from section 4.
     pub fn markdown(&self, per_function: impl Fn(&str, &str) -> f64) -> String {
         let mut md = String::from(
-            "bfq loaded under `rerand.direct=1` (docs/DESIGN.md, \"Direct mode\"): calls between its copies are linked copy to copy when each arena is built, so only entries from outside bfq pass a trampoline. Same runs, clock (icount, smp 2) and plain baseline as section 4.\n\n| block | period | direct MB/s | direct / plain | per-function / plain (section 4) |\n|---|---|---|---|---|\n",
+            "bfq loaded under `rerand.direct=1` (docs/DESIGN.md, \"Direct mode\"): calls between its copies are linked copy to copy when each arena is built, so only entries from outside bfq pass a trampoline. Same runs, clock (icount, smp 2) and plain baseline as section 4. A period is the pause between two of the mover's rounds, so a cheaper round means more rounds a second: at the same period the two modes need not move as often (moves per guest second, beside each ratio).\n\n| block | period | direct MB/s | direct / plain | moves/s | per-function / plain (section 4) | moves/s |\n|---|---|---|---|---|---|---|\n",
         );
-        for (bs, p, mb, ratio) in &self.rows {
+        for (bs, p, mb, ratio, mv, mv_pf) in &self.rows {
             md.push_str(&format!(
-                "| {bs} KiB | {p} ms | {mb:.1} | **{ratio:.3}** | {:.3} |\n",
+                "| {bs} KiB | {p} ms | {mb:.1} | **{ratio:.3}** | {mv:.0} | {:.3} | {mv_pf:.0} |\n",
                 per_function(bs, p)
             ));
         }
@@ -173,7 +186,7 @@ impl Direct {
         }
         if let Some((copies, p50, p99, max, ticks)) = self.window {
             md.push_str(&format!(
-                "\nExposure window in direct mode at `period_ms=1` under dd ({copies:.0} copies, {ticks:.0} mover ticks/s): p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms. A dropped copy stays executable until the last copy of its arena goes, so this is the arenas' lifetime.\n"
+                "\nExposure window in direct mode at `period_ms=1` under dd alone ({copies:.0} copies, {ticks:.0} mover ticks/s): p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms. A dropped copy stays executable until the last copy of its arena goes, so this is the arenas' lifetime.\n"
             ));
         }
         md.push('\n');
