@@ -673,7 +673,7 @@ static void rr_hold(struct rr_module *m, struct rr_func *f)
 /*
  * The trampoline now calls f->next: make it current. The era that ends
  * may run either body; a new era begins after the fence that follows the
- * retargeting (rr_begin_eras()).
+ * retargeting (rr_begin_era()).
  */
 static void rr_published(struct rr_module *m, struct rr_func *f, u64 now)
 {
@@ -694,33 +694,38 @@ static void rr_published(struct rr_module *m, struct rr_func *f, u64 now)
 }
 
 /*
- * After every `bl` was retargeted and every CPU synchronised: callers
- * that read the new epoch read the new `bl` (docs/DESIGN.md, "Ordering
- * without barriers"), so the new era runs the new copy only.
+ * @f's new era, once its `bl` was retargeted and every CPU synchronised
+ * after that: callers that read the new epoch read the new `bl`
+ * (docs/DESIGN.md, "Ordering without barriers"), so the new era runs the
+ * new copy only. Under stop_machine() that is as soon as it returns;
+ * with single-word stores, after the second kick_all_cpus_sync()
+ * (rr_begin_eras()).
  */
+static void rr_begin_era(struct rr_func *f)
+{
+	int idx;
+
+	if (!f->era_due)
+		return;
+	f->era_due = false;
+	idx = rr_free_era(f);	/* rr_can_move() saw one */
+	if (WARN_ON_ONCE(idx < 0))
+		return;
+	f->waited[rr_era(f)] = 0;
+	f->epoch = (f->epoch / RR_ERAS + 1) * RR_ERAS + idx;
+	f->eras_open |= BIT(idx);
+	f->cur_eras |= BIT(idx);
+	rr_set_epoch(f);
+}
+
 static void rr_begin_eras(void)
 {
 	struct rr_module *m;
 	unsigned int i;
-	int idx;
 
-	list_for_each_entry(m, &rr_modules, node) {
-		for (i = 0; i < m->nfuncs; i++) {
-			struct rr_func *f = &m->funcs[i];
-
-			if (!f->era_due)
-				continue;
-			f->era_due = false;
-			idx = rr_free_era(f);	/* rr_can_move() saw one */
-			if (WARN_ON_ONCE(idx < 0))
-				continue;
-			f->waited[rr_era(f)] = 0;
-			f->epoch = (f->epoch / RR_ERAS + 1) * RR_ERAS + idx;
-			f->eras_open |= BIT(idx);
-			f->cur_eras |= BIT(idx);
-			rr_set_epoch(f);
-		}
-	}
+	list_for_each_entry(m, &rr_modules, node)
+		for (i = 0; i < m->nfuncs; i++)
+			rr_begin_era(&m->funcs[i]);
 }
 
 /*
@@ -908,10 +913,13 @@ static void rr_publish_stopped(void)
 			 * is never dropped.
 			 */
 			if (f->next_landed ||
-			    le32_to_cpu(*(__le32 *)rr_call_word(f)) == f->next_bl)
+			    le32_to_cpu(*(__le32 *)rr_call_word(f)) == f->next_bl) {
 				rr_published(m, f, now);
-			else
+				/* stop_machine() synchronised every CPU after the writes. */
+				rr_begin_era(f);
+			} else {
 				rr_hold(m, f);
+			}
 			f->next_landed = false;
 		}
 	}
@@ -940,9 +948,8 @@ static void rr_publish_all(void)
 	int err;
 
 	if (READ_ONCE(rr_stop_machine)) {
-		/* stop_machine() synchronised every CPU after the writes. */
+		/* Each new era begins as its function is published. */
 		rr_publish_stopped();
-		rr_begin_eras();
 		return;
 	}
 	kick_all_cpus_sync();

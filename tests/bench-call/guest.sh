@@ -141,6 +141,9 @@ ticks() { sed -n 's/^ticks=\([0-9]*\).*/\1/p' $D/mover; }
 pend_at() {
 	echo "$2" > $R/period_ms
 	echo 0 > $R/paused
+	# The copies published while the mover was paused go first: their
+	# windows measure the pause, not the period.
+	sleep 0.2
 	echo 0 > $D/windows
 	k0=$(ticks)
 	t0=$(now)
