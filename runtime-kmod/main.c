@@ -11,6 +11,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bsearch.h>
 #include <linux/delay.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
@@ -355,8 +356,7 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 		if (rel[k].type == RERAND_OP_NOP)
 			put_unaligned_le32(RERAND_NOP,
 					   fx->pristine + rel[k].offset);
-		else if (rel[k].type != RERAND_OP_BUG)
-			fx->nhot++;
+		fx->nhot += rr_reloc_is_hot(rel[k].type);
 	}
 
 	fx->ctr = alloc_percpu(struct rerand_counters);
@@ -399,8 +399,22 @@ static int rr_cmp_tramp(const void *a, const void *b)
 }
 
 /*
+ * Direct mode, while the vault is sealed: the function whose trampoline
+ * starts at @tramp, its index + 1, or 0.
+ */
+u32 rr_callee_index(const struct rr_module *m, u64 tramp)
+{
+	const struct rr_tramp_index key = { .tramp = tramp };
+	const struct rr_tramp_index *ix;
+
+	ix = bsearch(&key, m->by_tramp, m->nfuncs, sizeof(*ix), rr_cmp_tramp);
+	return ix ? ix->func + 1 : 0;
+}
+
+/*
  * Refuses a module that lists a trampoline twice; in direct mode keeps
- * the sorted index, which rr_link_direct() (move.c) searches.
+ * the sorted index, which rr_callee_index() searches when the vault is
+ * sealed.
  */
 static int rr_index_trampolines(struct rr_module *m)
 {

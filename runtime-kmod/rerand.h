@@ -336,6 +336,17 @@ unsigned long rr_locks_all(struct rr_func *f);
 bool rr_all_quiet(struct rr_func *f);
 void rr_set_epoch(struct rr_func *f);
 
+/*
+ * Whether a move applies relocation @type again (struct rr_fixed, hot[]):
+ * an ftrace NOP is in the snapshot already, a WARN/BUG site is site_off[].
+ */
+static inline bool rr_reloc_is_hot(u32 type)
+{
+	return type != RERAND_OP_NOP && type != RERAND_OP_BUG;
+}
+
+u32 rr_callee_index(const struct rr_module *m, u64 tramp);
+
 /* The era new callers of @f count in: the epoch's low bits. */
 static inline unsigned int rr_era(const struct rr_func *f)
 {

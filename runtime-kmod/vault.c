@@ -23,6 +23,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bsearch.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/ratelimit.h>
@@ -292,33 +293,17 @@ static struct rr_plt *rr_find_plts(const struct rr_module *m, unsigned int *n)
 
 static u64 rr_plt_for(const struct rr_plt *plt, unsigned int n, u64 target)
 {
-	unsigned int lo = 0, hi = n, mid;
+	const struct rr_plt key = { .target = target };
+	const struct rr_plt *e;
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (plt[mid].target < target)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && plt[lo].target == target ? plt[lo].entry : 0;
+	e = bsearch(&key, plt, n, sizeof(*plt), rr_cmp_plt);
+	return e ? e->entry : 0;
 }
 
-/* The function whose trampoline starts at @tramp, index + 1, or 0. */
-static u32 rr_callee(const struct rr_module *m, u64 tramp)
+/* A call or a tail call: what a PLT entry or a direct link may serve. */
+static bool rr_is_branch26(u32 type)
 {
-	unsigned int lo = 0, hi = m->nfuncs, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (m->by_tramp[mid].tramp < tramp)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < m->nfuncs && m->by_tramp[lo].tramp == tramp)
-		return m->by_tramp[lo].func + 1;
-	return 0;
+	return type == RERAND_R_CALL26 || type == RERAND_R_JUMP26;
 }
 
 /*
@@ -336,12 +321,10 @@ static u8 *rr_seal_hot(struct rr_module *m, struct rr_fixed *fx, u8 *p,
 	u64 entry;
 
 	for (k = 0; k < fx->rec->nrelocs; k++) {
-		if (fx->relocs[k].type == RERAND_OP_NOP ||
-		    fx->relocs[k].type == RERAND_OP_BUG)
+		if (!rr_reloc_is_hot(fx->relocs[k].type))
 			continue;
 		hot[n] = fx->relocs[k];
-		if ((hot[n].type == RERAND_R_CALL26 ||
-		     hot[n].type == RERAND_R_JUMP26) &&
+		if (rr_is_branch26(hot[n].type) &&
 		    hot[n].target - m->text_lo >= m->text_hi - m->text_lo) {
 			entry = rr_plt_for(plt, nplt, hot[n].target);
 			if (entry) {
@@ -356,9 +339,8 @@ static u8 *rr_seal_hot(struct rr_module *m, struct rr_fixed *fx, u8 *p,
 	fx->hot_callee = m->direct ? callee : NULL;
 	if (m->direct)
 		for (k = 0; k < n; k++)
-			callee[k] = hot[k].type == RERAND_R_CALL26 ||
-				    hot[k].type == RERAND_R_JUMP26 ?
-				    rr_callee(m, hot[k].target) : 0;
+			callee[k] = rr_is_branch26(hot[k].type) ?
+				    rr_callee_index(m, hot[k].target) : 0;
 	site = m->direct ? callee + n : callee;
 	fx->site_off = site;
 	for (k = 0; k < fx->rec->nrelocs && nsites < fx->nsites; k++)
