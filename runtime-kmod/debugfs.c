@@ -54,7 +54,7 @@ DEFINE_SHOW_ATTRIBUTE(rr_stats);
 static int rr_mover_show(struct seq_file *sf, void *unused)
 {
 	mutex_lock(&rr_lock);
-	seq_printf(sf, "ticks=%llu built=%llu ns_advance=%llu ns_prepare=%llu ns_guard=%llu ns_publish=%llu ns_alloc=%llu ns_build=%llu ns_protect=%llu ns_free=%llu ns_state=%llu ns_writers=%llu ns_poison=%llu poison_hits=%ld forged_tickets=%ld site_warns=%ld site_bugs=%ld site_unknown=%ld site_fixups=%ld site_names=%ld site_toggles=%ld hooks_insns=%u hooks_dmb=%u hooks_dsb=%u hooks_ldxr=%u hooks_stadd=%u\n",
+	seq_printf(sf, "ticks=%llu built=%llu ns_advance=%llu ns_prepare=%llu ns_guard=%llu ns_publish=%llu ns_alloc=%llu ns_build=%llu ns_protect=%llu ns_free=%llu ns_state=%llu ns_writers=%llu ns_poison=%llu poison_hits=%ld forged_tickets=%ld site_warns=%ld site_bugs=%ld site_unknown=%ld site_fixups=%ld site_names=%ld site_toggles=%ld hooks_insns=%u hooks_dmb=%u hooks_dsb=%u hooks_ldxr=%u hooks_stadd=%u exec_pages=%lu\n",
 		   rr_profile.ticks, rr_profile.built, rr_profile.ns_advance,
 		   rr_profile.ns_prepare, rr_profile.ns_guard,
 		   rr_profile.ns_publish, rr_profile.ns_alloc,
@@ -71,7 +71,7 @@ static int rr_mover_show(struct seq_file *sf, void *unused)
 		   atomic_long_read(&rr_site_toggles),
 		   rr_hooks_census.insns, rr_hooks_census.dmb,
 		   rr_hooks_census.dsb, rr_hooks_census.ldxr,
-		   rr_hooks_census.stadd);
+		   rr_hooks_census.stadd, rr_exec_pages);
 	mutex_unlock(&rr_lock);
 	return 0;
 }

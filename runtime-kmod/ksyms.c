@@ -11,7 +11,7 @@
  * Checked against Linux 6.1 (Debian 6.1.0-56-arm64 Module.symvers): none of
  * the functions below is exported; caches_clean_inval_pou(),
  * kick_all_cpus_sync(), stop_machine(), vmalloc_to_page(), vmap(), vunmap(),
- * vfree() and enable_kprobe() are, and are called directly.
+ * vfree(), free_vm_area() and enable_kprobe() are, and are called directly.
  *
  * Three unexported functions are probed by name (register_kprobe()
  * resolves them), never called (sites.c): search_exception_tables(), so
@@ -40,17 +40,24 @@ static const struct {
 	bool optional;		/* absent from some configurations: NULL then */
 } rr_ksym_list[] = {
 	/*
-	 * Copies are allocated at a chosen random address inside the module
-	 * region, as module_alloc() does but with our own [start, end).
+	 * The arenas' pages (execmem.c): vmalloc()ed once per page set, and
+	 * made read-only there and in the linear map.
 	 */
 	{ "__vmalloc_node_range", (void **)&rr_ksyms.vmalloc_node_range },
-	/* A built copy becomes read-only, then executable. */
 	{ "set_memory_ro", (void **)&rr_ksyms.set_memory_ro },
-	{ "set_memory_x", (void **)&rr_ksyms.set_memory_x },
 	/*
-	 * set_memory_nx/set_memory_rw are not needed: copies are allocated
-	 * with VM_FLUSH_RESET_PERMS, so vfree() restores the linear map.
+	 * Each arena: an address reserved at a chosen random place of the
+	 * module region, as module_alloc() does but with our own
+	 * [start, end), and a page set mapped there read-only and
+	 * executable (free_vm_area(), exported, undoes both). The static
+	 * __get_vm_area_node() (its plain name: not a clone with another
+	 * signature) rather than the global __get_vm_area_caller(), which
+	 * has no gfp argument: a random place already taken is tried again
+	 * quietly (__GFP_NOWARN), as __vmalloc_node_range() can be asked.
 	 */
+	{ "__get_vm_area_node", (void **)&rr_ksyms.get_vm_area },
+	{ "vmap_pages_range_noflush",
+	  (void **)&rr_ksyms.vmap_pages_range_noflush },
 	/*
 	 * Write one trampoline word through the text-patching alias: the
 	 * mover's `bl` while other CPUs run (stop_machine=0; under

@@ -205,8 +205,8 @@ static bool rr_tramp_passes(u64 call, unsigned long slot)
 }
 
 /*
- * Where the kernel enforces BTI in its own text (set_memory_x() makes the
- * arenas guarded pages too), add_pause_list()'s BR into a body needs a
+ * Where the kernel enforces BTI in its own text (the arenas are guarded
+ * pages too, execmem.c), add_pause_list()'s BR into a body needs a
  * BTI C or BTI JC there (PACIASP is none at EL1: the kernel sets
  * SCTLR_EL1.BT1). Debian's 6.1 does not enforce it.
  */
@@ -814,6 +814,7 @@ static void __exit rerand_exit(void)
 	rr_sites_exit();
 	mutex_lock(&rr_lock);
 	rr_free_retired(true);
+	rr_exec_exit();		/* the page sets no arena holds */
 	mutex_unlock(&rr_lock);
 	rr_poison_exit();
 	rr_debugfs_exit();

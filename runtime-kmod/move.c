@@ -63,9 +63,6 @@ static void rr_window_add(u64 ns)
 	rr_windows.hist[min_t(u64, bucket, RR_WIN_BUCKETS - 1)]++;
 }
 
-/* How many random places to try before taking any free one. */
-#define RR_ALLOC_TRIES 8
-
 /* Keeps every copy within reach of its trampoline's `bl` (+-128 MB). */
 #define RR_BL_REACH (SZ_128M - SZ_2M)
 
@@ -238,8 +235,7 @@ NOKPROBE_SYMBOL(rr_copies_of);
 
 static void rr_destroy_arena(struct rr_arena *arena)
 {
-	/* Process context: VM_FLUSH_RESET_PERMS makes vfree() sleep. */
-	vfree(arena->area);
+	rr_exec_release(&arena->exec);
 	kfree(arena->dropped);
 	kfree(arena);
 }
@@ -249,7 +245,12 @@ static void rr_free_arena(struct rr_arena *arena)
 	if (arena->ndropped && !arena->direct)
 		list_del(&arena->dropped_node);
 	list_del_rcu(&arena->live_node);
-	arena->gp_cookie = get_state_synchronize_rcu();
+	/*
+	 * start_, not get_state_: a grace period nobody asked for may not
+	 * begin for a long time, and every arena waiting on it stays mapped
+	 * (under dd at period_ms=1, hundreds of them).
+	 */
+	arena->gp_cookie = start_poll_synchronize_rcu();
 	list_add_tail(&arena->retired_node, &rr_arenas_retired);
 }
 
@@ -292,24 +293,21 @@ void rr_free_copy(struct rr_copy *c)
 static void rr_poison_dropped(void)
 {
 	struct rr_arena *arena, *tmp;
-	unsigned int k, npages;
 	unsigned long base;
-	int err;
+	unsigned int k;
 	u8 *map;
 
 	list_for_each_entry_safe(arena, tmp, &rr_arenas_dropped, dropped_node) {
 		base = (unsigned long)arena->area;
-		npages = arena->size >> PAGE_SHIFT;
-		map = rr_text_alias(base, npages, &err);
+		map = rr_exec_alias(&arena->exec, false);
 		if (!map) {
-			pr_warn_ratelimited("cannot poison dropped copies (%d)\n",
-					    err);
+			pr_warn_ratelimited("no memory to poison dropped copies\n");
 			continue;	/* tried again next period */
 		}
 		for (k = 0; k < arena->ndropped; k++)
 			memset32((u32 *)(map + arena->dropped[k].body - base),
 				 RR_POISON_INSN, arena->dropped[k].size / 4);
-		rr_text_unalias(map, npages);
+		rr_exec_unalias(&arena->exec, map);
 		for (k = 0; k < arena->ndropped; k++)
 			caches_clean_inval_pou(arena->dropped[k].body,
 					       arena->dropped[k].body +
@@ -340,40 +338,6 @@ void rr_region(const struct rr_module *m, unsigned long *lo,
 	}
 	*lo = max_t(unsigned long, reach_lo, MODULES_VADDR);
 	*hi = min_t(unsigned long, reach_hi, VMALLOC_END);
-}
-
-static void *rr_vmalloc_at(unsigned long size, unsigned long start,
-			   unsigned long end)
-{
-	return rr_ksyms.vmalloc_node_range(size, PAGE_SIZE, start, end,
-					   GFP_KERNEL | __GFP_NOWARN | __GFP_ZERO,
-					   PAGE_KERNEL, VM_FLUSH_RESET_PERMS,
-					   NUMA_NO_NODE,
-					   __builtin_return_address(0));
-}
-
-/*
- * Pages at a random page of the region, followed by a guard page; NULL if
- * the region has no room.
- */
-static void *rr_alloc_at_random(struct rr_module *m, unsigned long size)
-{
-	unsigned long lo, hi, pages, start;
-	void *p = NULL;
-	int i;
-
-	rr_region(m, &lo, &hi);
-	if (hi <= lo || hi - lo < size + 2 * PAGE_SIZE)
-		return NULL;
-	/* The area's guard page follows it: [start, start + size + 1 page). */
-	pages = (hi - lo - size - PAGE_SIZE) >> PAGE_SHIFT;
-	for (i = 0; i < RR_ALLOC_TRIES && !p; i++) {
-		start = lo + ((get_random_long() % pages) << PAGE_SHIFT);
-		p = rr_vmalloc_at(size, start, start + size + PAGE_SIZE);
-	}
-	if (!p)
-		p = rr_vmalloc_at(size, lo, hi);
-	return p;
 }
 
 /* A free era for @f's next move (the one after the current first), or -1. */
@@ -462,9 +426,11 @@ static void rr_skipped(struct rr_module *m, struct rr_func *f, int err)
  * kept for its era, and the arena with it, since rr_drop_copy() frees a
  * direct arena only with its last copy and never makes a dropped one
  * traps. The pristine snapshots are untouched: a copy built later for a
- * function not moved this period calls through trampolines again.
+ * function not moved this period calls through trampolines again. @map:
+ * the arena, still writable there.
  */
-static void rr_link_direct(struct rr_module *m, struct rr_arena *arena)
+static void rr_link_direct(struct rr_module *m, struct rr_arena *arena,
+			   u8 *map)
 {
 	const struct rerand_reloc *rel;
 	struct rr_func *f, *g;
@@ -489,7 +455,8 @@ static void rr_link_direct(struct rr_module *m, struct rr_arena *arena)
 				rerand_encode_b(place, g->next.body);
 			if (!insn)
 				continue;	/* beyond reach: the trampoline stays */
-			*(__le32 *)place = cpu_to_le32(insn);
+			*(__le32 *)(map + (place - (unsigned long)arena->area)) =
+				cpu_to_le32(insn);
 			m->direct_calls++;
 		}
 	}
@@ -497,26 +464,29 @@ static void rr_link_direct(struct rr_module *m, struct rr_arena *arena)
 
 /*
  * Builds f->next for every function of @m that may move: copies ready to run, not
- * yet called by anybody. They share one arena: one allocation at a random
- * page of the region, the bodies in random order with random gaps, at
- * their alignment (at least 16 so veneers stay 8-aligned), then made
- * read-only and executable once. Returns the number of copies built.
+ * yet called by anybody. They share one arena at a random page of the
+ * region, the bodies in random order with random gaps, at their alignment
+ * (at least 16 so veneers stay 8-aligned), written through a temporary
+ * writable mapping, then mapped read-only and executable once
+ * (execmem.c). Returns the number of copies built.
  *
- * One arena per module and period, rather than an allocation per copy,
- * because allocating, protecting and freeing executable pages dominate the
- * cost of a move (bench/REPORT.md, section 3). The price: copies built in
+ * One arena per module and period, rather than one per copy, because
+ * mapping, protecting and unmapping executable pages dominate the cost of
+ * a move (bench/REPORT.md, section 3). The price: copies built in
  * the same period are within one arena, so a leaked body address narrows
  * where its siblings are to that arena until they move again.
  */
 static unsigned int rr_prepare_module(struct rr_module *m)
 {
 	struct { u32 func, off; } *order;	/* placement, in arena order */
-	unsigned int i, j, n = 0, built = 0, npages;
+	unsigned int i, j, n = 0, built = 0;
+	unsigned long end, size, lo, hi;
 	struct rr_arena *arena;
-	unsigned long end, size;
 	u64 t0, t1, t2;
 	u32 bad, *rnd;
 	long len;
+	int err;
+	u8 *map;
 
 	/*
 	 * rnd[]: a random word per body, drawn at once (cheaper than two
@@ -559,33 +529,35 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 					       sizeof(*arena->placed),
 					       GFP_KERNEL);
 		arena->placed = (struct rr_placed *)(arena->dropped + n);
-		arena->area = arena->dropped ? rr_alloc_at_random(m, size) : NULL;
+		rr_region(m, &lo, &hi);
+		arena->area = arena->dropped ?
+			rr_exec_reserve(&arena->exec, size, lo, hi) : NULL;
 		arena->size = size;
 		arena->direct = m->direct;
 	}
-	if (!arena || !arena->area) {
+	/*
+	 * Where no copy goes is a trap once the arena is executable, not
+	 * whatever the pages held before: the writable mapping comes zeroed,
+	 * and 0 is `udf #0`, permanently undefined (zeroing costs a sixteenth
+	 * of the stores a BRK pattern would). Dropped copies become BRKs
+	 * (rr_poison_dropped()), which the runtime names when one is hit.
+	 */
+	map = arena && arena->area ? rr_exec_alias(&arena->exec, true) : NULL;
+	if (!map) {
 		if (arena)
-			kfree(arena->dropped);
-		kfree(arena);
+			rr_destroy_arena(arena);	/* never on rr_arenas_live */
 		for (i = 0; i < n; i++)
 			rr_skipped(m, &m->funcs[order[i].func], -ENOMEM);
 		goto out;
 	}
 	t1 = ktime_get_ns();
-	/*
-	 * All but the copies built below must be traps once the arena is
-	 * executable, not whatever the pages held before: they come zeroed
-	 * (rr_vmalloc_at()), and 0 is `udf #0`, permanently undefined. A
-	 * page cleared by DC ZVA costs a sixteenth of the stores a BRK
-	 * pattern would; dropped copies become BRKs (rr_poison_dropped()),
-	 * which the runtime names when one is hit.
-	 */
 	/* No static-key toggle from reading a key's state to listing the arena. */
 	rr_jumps_lock(m);
 	for (i = 0; i < n; i++) {
 		struct rr_func *f = &m->funcs[order[i].func];
 		const struct rerand_func *r = f->fx->rec;
 		unsigned long body = (unsigned long)arena->area + order[i].off;
+		u8 *dst = map + order[i].off;
 
 		f->next_bl = rerand_encode_bl(r->trampoline + r->call_offset,
 					      body);
@@ -594,7 +566,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 			continue;
 		}
 		/* Only from the pristine snapshot: never from live text. */
-		len = rerand_build_copy((u8 *)body, f->fx->max_size, body,
+		len = rerand_build_copy(dst, f->fx->max_size, body,
 					f->fx->pristine, r->size, f->fx->hot,
 					f->fx->nhot, &bad);
 		if (len < 0) {
@@ -602,7 +574,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 					    m->mod->name, (void *)r->trampoline,
 					    bad, f->fx->nhot, (void *)body, len);
 			/* Half a copy is not code: traps again. */
-			memset32((u32 *)body, RR_POISON_INSN,
+			memset32((u32 *)dst, RR_POISON_INSN,
 				 f->fx->max_size / 4);
 			rr_skipped(m, f, -EINVAL);
 			continue;
@@ -610,7 +582,7 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		if (len > (long)ALIGN(r->size, 8))
 			m->veneers += (len - ALIGN(r->size, 8)) /
 				      RERAND_VENEER_SIZE;
-		len = rr_sites_mark_copy(f->fx, (u8 *)body, len);
+		len = rr_sites_mark_copy(f->fx, dst, len);
 		f->next.arena = arena;
 		f->next.body = body;
 		f->next.size = f->fx->max_size;
@@ -623,20 +595,20 @@ static unsigned int rr_prepare_module(struct rr_module *m)
 		built++;
 	}
 	if (arena->direct)
-		rr_link_direct(m, arena);
+		rr_link_direct(m, arena, map);
 	t2 = ktime_get_ns();
+	err = rr_exec_map(&arena->exec, map);
 	/* Data cache to PoU, instruction cache invalidated (broadcast). */
-	caches_clean_inval_pou((unsigned long)arena->area,
-			       (unsigned long)arena->area + size);
-	npages = size >> PAGE_SHIFT;
-	if (!built || rr_ksyms.set_memory_ro((unsigned long)arena->area, npages) ||
-	    rr_ksyms.set_memory_x((unsigned long)arena->area, npages)) {
+	if (!err)
+		caches_clean_inval_pou((unsigned long)arena->area,
+				       (unsigned long)arena->area + size);
+	if (!built || err) {
 		for (i = 0; i < n; i++) {
 			struct rr_func *f = &m->funcs[order[i].func];
 
 			if (f->next.arena) {
 				memset(&f->next, 0, sizeof(f->next));
-				rr_skipped(m, f, -EPERM);
+				rr_skipped(m, f, err ?: -EPERM);
 			}
 		}
 		rr_destroy_arena(arena);	/* never on rr_arenas_live */

@@ -79,9 +79,27 @@ struct rr_placed {
  * before the arena is put on the RCU list rr_arenas_live, and freed only a
  * grace period after it left the list.
  */
-struct rr_arena {
-	void *area;		/* vmalloc'ed pages, read-only and executable */
+/* An arena's memory (execmem.c). */
+struct rr_exec {
+	struct vm_struct *vm;		/* its reserved address */
+	struct rr_pageset *set;		/* the pages mapped there */
 	unsigned long size;
+	bool mapped;			/* read-only and executable at vm */
+};
+
+void *rr_exec_reserve(struct rr_exec *x, unsigned long size,
+		      unsigned long lo, unsigned long hi);
+u8 *rr_exec_alias(const struct rr_exec *x, bool zero);
+void rr_exec_unalias(const struct rr_exec *x, u8 *map);
+int rr_exec_map(struct rr_exec *x, u8 *map);
+void rr_exec_release(struct rr_exec *x);
+void rr_exec_exit(void);
+extern unsigned long rr_exec_pages;
+
+struct rr_arena {
+	void *area;		/* read-only and executable once built */
+	unsigned long size;
+	struct rr_exec exec;
 	unsigned int users;	/* copies in it not yet freed */
 	/* Dropped copies, made traps at the end of the period that drops them. */
 	struct list_head dropped_node;	/* on rr_arenas_dropped if ndropped */
@@ -286,7 +304,16 @@ struct rr_ksyms {
 				    unsigned long vm_flags, int node,
 				    const void *caller);
 	int (*set_memory_ro)(unsigned long addr, int numpages);
-	int (*set_memory_x)(unsigned long addr, int numpages);
+	struct vm_struct *(*get_vm_area)(unsigned long size,
+					 unsigned long align,
+					 unsigned long shift,
+					 unsigned long flags,
+					 unsigned long start,
+					 unsigned long end, int node,
+					 gfp_t gfp_mask, const void *caller);
+	int (*vmap_pages_range_noflush)(unsigned long addr, unsigned long end,
+					pgprot_t prot, struct page **pages,
+					unsigned int page_shift);
 	int (*patch_text_nosync)(void *addr, u32 insn);
 	int (*patch_text)(void *addrs[], u32 insns[], int cnt);
 	void *(*module_alloc)(unsigned long size);
