@@ -1006,6 +1006,28 @@ static void rr_era_quiet(struct rr_module *m, struct rr_func *f,
 
 static void rr_check_writers(void);
 
+static void rr_report_lingering(struct rr_module *m, struct rr_func *f,
+				unsigned int periods)
+{
+	pr_info_ratelimited("%s: %ps: a caller is still in an old body after %u periods: kept for it while the function moves on\n",
+			    m->mod->name,
+			    (void *)(unsigned long)f->fx->rec->trampoline, periods);
+}
+
+/* After @f's quiet checks: each ended era still open counts a period. */
+static void rr_count_waits(struct rr_module *m, struct rr_func *f)
+{
+	unsigned long ended = rr_ended_eras(m, f);
+	unsigned int idx;
+
+	f->lingering = false;
+	for_each_set_bit(idx, &ended, RR_ERAS) {
+		if (++f->waited[idx] == READ_ONCE(rr_pin_after))
+			rr_report_lingering(m, f, f->waited[idx]);
+		f->lingering |= f->waited[idx] >= READ_ONCE(rr_pin_after);
+	}
+}
+
 /*
  * After rr_check_writers(), always: a kprobe prepared before a
  * retargeting saved the `bl` to a copy this round may drop, and its hits
@@ -1031,6 +1053,8 @@ static void rr_grace_round(void)
 			struct rr_func *f = &m->funcs[i];
 
 			ended = rr_ended_eras(m, f);
+			if (!ended)
+				f->lingering = false;	/* nothing to wait for */
 			for_each_set_bit(idx, &ended, RR_ERAS)
 				f->grace_unlocks[idx] = rr_unlocks(f, idx);
 			any |= !!ended;
@@ -1046,40 +1070,12 @@ static void rr_grace_round(void)
 			struct rr_func *f = &m->funcs[i];
 
 			ended = rr_ended_eras(m, f);
+			if (!ended)
+				continue;
 			for_each_set_bit(idx, &ended, RR_ERAS)
 				if (rr_locks_match(f, idx, f->grace_unlocks[idx]))
 					rr_era_quiet(m, f, idx, now);
-		}
-	}
-}
-
-static void rr_report_lingering(struct rr_module *m, struct rr_func *f,
-				unsigned int periods)
-{
-	pr_info_ratelimited("%s: %ps: a caller is still in an old body after %u periods: kept for it while the function moves on\n",
-			    m->mod->name,
-			    (void *)(unsigned long)f->fx->rec->trampoline, periods);
-}
-
-/* After the round: eras still open count a period. */
-static void rr_count_waits(void)
-{
-	struct rr_module *m;
-	unsigned long ended;
-	unsigned int i, idx;
-
-	list_for_each_entry(m, &rr_modules, node) {
-		for (i = 0; i < m->nfuncs; i++) {
-			struct rr_func *f = &m->funcs[i];
-
-			ended = rr_ended_eras(m, f);
-			f->lingering = false;
-			for_each_set_bit(idx, &ended, RR_ERAS) {
-				if (++f->waited[idx] == READ_ONCE(rr_pin_after))
-					rr_report_lingering(m, f, f->waited[idx]);
-				f->lingering |= f->waited[idx] >=
-						READ_ONCE(rr_pin_after);
-			}
+			rr_count_waits(m, f);
 		}
 	}
 }
@@ -1135,6 +1131,7 @@ static void rr_check_writers(void)
 	 * registered after a second lookup would be.
 	 */
 	rr_kprobes_settle();
+	rcu_read_lock();
 	list_for_each_entry(m, &rr_modules, node) {
 		for (i = 0; i < m->nfuncs && !m->frozen; i++) {
 			struct rr_func *f = &m->funcs[i];
@@ -1143,6 +1140,7 @@ static void rr_check_writers(void)
 			f->word_owner = rr_call_word_owner(f, probed);
 		}
 	}
+	rcu_read_unlock();
 	if (synced) {
 		/* No disarm in flight still writes the older copy back... */
 		rr_kprobes_settle();
@@ -1232,7 +1230,6 @@ static void rr_tick(struct work_struct *work)
 	 * go on and drain what is left.
 	 */
 	rr_grace_round();
-	rr_count_waits();
 	rr_poison_period();
 	rr_profile.ns_advance += t1 - t0 + ktime_get_ns() - t4;
 	rr_queue();

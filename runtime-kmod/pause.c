@@ -105,12 +105,6 @@ static unsigned long rr_sum(struct rr_func *f, bool unlocks, unsigned int idx)
 	return sum;
 }
 
-/* What slot->counters holds: the per-CPU address of @f's counters. */
-u64 rr_counters_base(const struct rr_func *f)
-{
-	return (u64)(__force unsigned long)f->fx->ctr;
-}
-
 /* The unlocks of index @idx of @f: the first half of a quiet check. */
 unsigned long rr_unlocks(struct rr_func *f, unsigned int idx)
 {

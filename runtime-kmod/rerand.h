@@ -353,7 +353,13 @@ extern struct rr_hooks_census rr_hooks_census;
 extern atomic_long_t rr_forged_tickets;
 extern unsigned long rr_forged_slot;
 void rr_hooks_init(void);
-u64 rr_counters_base(const struct rr_func *f);
+
+/* What slot->counters holds: the per-CPU address of @f's counters. */
+static inline u64 rr_counters_base(const struct rr_func *f)
+{
+	return (u64)(__force unsigned long)f->fx->ctr;
+}
+
 unsigned long rr_unlocks(struct rr_func *f, unsigned int idx);
 unsigned long rr_locks(struct rr_func *f, unsigned int idx);
 bool rr_locks_match(struct rr_func *f, unsigned int idx, unsigned long unlocks);

@@ -441,8 +441,11 @@ static void rr_state_bad(struct rr_module *m, struct rr_func *f,
 		       found, outcome);
 }
 
-/* Whether @c is a body @f may run: its original, or inside its arena. */
-static bool rr_copy_sane(const struct rr_func *f, const struct rr_copy *c)
+/*
+ * Whether @c is a body @f may run: its original, or inside its arena. In
+ * line: seven per function and period (bench/REPORT.md, section 3).
+ */
+static __always_inline bool rr_copy_sane(const struct rr_func *f, const struct rr_copy *c)
 {
 	if (!c->arena)
 		return c->body == f->fx->rec->body || !c->body;
@@ -451,7 +454,7 @@ static bool rr_copy_sane(const struct rr_func *f, const struct rr_copy *c)
 	       c->arena->users;
 }
 
-static bool rr_olds_sane(const struct rr_func *f)
+static __always_inline bool rr_olds_sane(const struct rr_func *f)
 {
 	unsigned int k;
 

@@ -127,7 +127,9 @@ void rr_kprobes_settle(void)
  * index. Returns whether it changed anything; the caller then waits for
  * kprobes (rr_kprobes_settle(): a disarm in flight may have read the older
  * copy) and synchronises every CPU (a hit in flight may hold it).
- * *@probed: whether a kprobe is registered there. Under rr_lock.
+ * *@probed: whether a kprobe is registered there. Under rr_lock and
+ * rcu_read_lock() (one for every function of the period: kprobes frees a
+ * probe after a grace period).
  */
 bool rr_kprobe_sync_saved(struct rr_module *m, struct rr_func *f,
 			  bool *probed)
@@ -136,14 +138,13 @@ bool rr_kprobe_sync_saved(struct rr_module *m, struct rr_func *f,
 	bool changed = false;
 	struct kprobe *p;
 
-	rcu_read_lock();
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "outside rcu_read_lock()");
 	p = rr_ksyms.get_kprobe(word);
 	*probed = p;
 	if (p && READ_ONCE(p->opcode) != f->cur_bl) {
 		WRITE_ONCE(p->opcode, f->cur_bl);
 		changed = true;
 	}
-	rcu_read_unlock();
 	if (changed) {
 		pr_info_ratelimited("%s: %ps: a kprobe saved an older `bl` of its trampoline; brought up to date\n",
 				    m->mod->name, word);
