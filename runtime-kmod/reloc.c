@@ -309,18 +309,19 @@ static __always_inline int apply_common(u32 type, u8 *p, u64 place, u64 target)
 	s64 x = (s64)(target - place);
 	u32 old;
 
+	/* Three in four records a move applies (bfq): tested first. */
+	if (type - RERAND_R_JUMP26 <= RERAND_R_CALL26 - RERAND_R_JUMP26) {
+		if ((x & 3) || (u64)x + (1ULL << 27) >= (1ULL << 28))
+			return 0;
+		old = (u32)get_le(p, 4);
+		put_le(p, 4, (old & 0xfc000000U) | (((u64)x >> 2) & 0x3ffffffU));
+		return 1;
+	}
 	switch (type) {
 	case RERAND_OP_NOP:
 		put_le(p, 4, RERAND_NOP);
 		return 1;
 	case RERAND_OP_BUG:	/* its immediate is the runtime's (sites.c) */
-		return 1;
-	case RERAND_R_JUMP26:
-	case RERAND_R_CALL26:
-		if ((x & 3) || x < -(1LL << 27) || x >= (1LL << 27))
-			return 0;
-		old = (u32)get_le(p, 4);
-		put_le(p, 4, (old & 0xfc000000U) | (((u64)x >> 2) & 0x3ffffffU));
 		return 1;
 	case 275:	/* ADR_PREL_PG_HI21 */
 		old = (u32)get_le(p, 4);
