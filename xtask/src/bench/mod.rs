@@ -1010,7 +1010,7 @@ pub fn cmd_bench(opts: BenchOpts) -> Result<()> {
         if sampled < 5.0 { "met too" } else { "not met" }
     ));
     md.push_str(&format!(
-        "\n![pending](pending.svg)\n\nMemory: the copies of one module and period share one vmalloc area (their pages plus a guard page), freed with its last copy; VmallocUsed peaked {:.0} KiB above its value once the mover was paused and drained ({:.0} KiB).\n\n",
+        "\n![pending](pending.svg)\n\nMemory: the copies of one module and period share one arena (its pages plus a guard page), unmapped with its last copy; its pages are kept for later arenas (up to 8 unused page sets, docs/DESIGN.md \"The arenas' pages\"); VmallocUsed peaked {:.0} KiB above its value once the mover was paused and drained ({:.0} KiB).\n\n",
         peak_extra_kb, vmalloc_base
     ));
 

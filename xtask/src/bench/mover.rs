@@ -39,12 +39,12 @@ pub(super) fn mover_breakdown(l: &Lines) -> String {
         (
             "free",
             v("ns_free"),
-            "retiring drained arenas, vfree() once their RCU grace period ended",
+            "retiring drained arenas: unmapped once their RCU grace period ended, pages kept (execmem.c)",
         ),
         (
             "allocate",
             v("ns_alloc"),
-            "one arena per module and period, at a random page of the region",
+            "one arena per module and period: an address at a random page of the region, a zeroed writable alias of kept pages",
         ),
         (
             "build",
@@ -54,7 +54,7 @@ pub(super) fn mover_breakdown(l: &Lines) -> String {
         (
             "protect",
             v("ns_protect"),
-            "cleaning the caches, making the arena read-only and executable",
+            "mapping the pages read-only and executable at the arena's address, cleaning the caches",
         ),
         (
             "place",
