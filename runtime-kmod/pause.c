@@ -44,6 +44,14 @@ atomic_long_t rr_forged_tickets = ATOMIC_LONG_INIT(0);
 unsigned long rr_forged_slot;
 
 /*
+ * Every possible CPU's per-CPU offset, in order (the possible CPUs never
+ * change after boot): the grace-period sums walk this rather than the
+ * possible mask, twice per function and period (bench/REPORT.md, 3).
+ */
+static unsigned long rr_cpu_offsets[NR_CPUS] __ro_after_init;
+static unsigned int rr_ncpus __ro_after_init;
+
+/*
  * What the hooks run, read from their text as the kernel's alternatives
  * patched it when rerand.ko loaded (debugfs "mover": hooks=): counted, not
  * assumed from a CPU feature.
@@ -72,8 +80,13 @@ static void rr_census_of(const void *fn)
 	}
 }
 
+/* At load, before anything sums: the CPUs to sum, and what the hooks hold. */
 void rr_hooks_init(void)
 {
+	unsigned int cpu;
+
+	for_each_possible_cpu(cpu)
+		rr_cpu_offsets[rr_ncpus++] = per_cpu_offset(cpu);
 	rr_census_of(add_pause_list);
 	rr_census_of(remove_pause_list);
 	pr_info("hooks: counters by %s, %u instructions, %u barriers (as patched at load)\n",
@@ -83,38 +96,40 @@ void rr_hooks_init(void)
 		rr_hooks_census.dmb + rr_hooks_census.dsb);
 }
 
-/* The sum over all CPUs of lock[idx] (or of unlock[idx]). */
-static unsigned long rr_sum(struct rr_func *f, bool unlocks, unsigned int idx)
+/* The sum over all CPUs of the counter at @field of @f's counters. */
+static unsigned long rr_sum(const struct rr_func *f, size_t field)
 {
+	unsigned long base = (__force unsigned long)f->fx->ctr + field;
 	unsigned long sum = 0;
-	unsigned int cpu;
+	unsigned int k;
 
-	/*
-	 * for_each_possible_cpu() without its out-of-line bit search: the
-	 * mover sums 4 times per move and function (bench/REPORT.md, 3).
-	 */
-	for (cpu = 0; cpu < nr_cpu_ids; cpu++) {
-		const struct rerand_counters *c;
-
-		if (!cpu_possible(cpu))
-			continue;
-		c = per_cpu_ptr(f->fx->ctr, cpu);
-
-		sum += unlocks ? READ_ONCE(c->unlock[idx]) : READ_ONCE(c->lock[idx]);
-	}
+	for (k = 0; k < rr_ncpus; k++)
+		sum += READ_ONCE(*(unsigned long *)(base + rr_cpu_offsets[k]));
 	return sum;
+}
+
+static size_t rr_lock_at(unsigned int idx)
+{
+	return offsetof(struct rerand_counters, lock) +
+	       idx % RR_ERAS * sizeof(unsigned long);
+}
+
+static size_t rr_unlock_at(unsigned int idx)
+{
+	return offsetof(struct rerand_counters, unlock) +
+	       idx % RR_ERAS * sizeof(unsigned long);
 }
 
 /* The unlocks of index @idx of @f: the first half of a quiet check. */
 unsigned long rr_unlocks(struct rr_func *f, unsigned int idx)
 {
-	return rr_sum(f, true, idx % RR_ERAS);
+	return rr_sum(f, rr_unlock_at(idx));
 }
 
 /* The locks of index @idx of @f: the second half, after rr_fence(). */
 unsigned long rr_locks(struct rr_func *f, unsigned int idx)
 {
-	return rr_sum(f, false, idx % RR_ERAS);
+	return rr_sum(f, rr_lock_at(idx));
 }
 
 /* No caller that entered with index @idx is still inside a body of @f. */
@@ -146,7 +161,7 @@ static unsigned long rr_sum_eras(struct rr_func *f, bool unlocks)
 	unsigned int idx;
 
 	for (idx = 0; idx < RR_ERAS; idx++)
-		sum += rr_sum(f, unlocks, idx);
+		sum += rr_sum(f, unlocks ? rr_unlock_at(idx) : rr_lock_at(idx));
 	return sum;
 }
 
