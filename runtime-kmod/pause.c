@@ -45,8 +45,10 @@ unsigned long rr_forged_slot;
 
 /*
  * Every possible CPU's per-CPU offset, in order (the possible CPUs never
- * change after boot): the grace-period sums walk this rather than the
- * possible mask, twice per function and period (bench/REPORT.md, 3).
+ * change after boot): the grace-period sums and the epoch stores walk
+ * this rather than the possible mask, three times per function and period
+ * (bench/REPORT.md, 3). Read-only after load, like the counters' address
+ * in each slot: a forged offset would sum, or set, another CPU's memory.
  */
 static unsigned long rr_cpu_offsets[NR_CPUS] __ro_after_init;
 static unsigned int rr_ncpus __ro_after_init;
@@ -189,7 +191,9 @@ bool rr_all_quiet(struct rr_func *f)
 /* Every CPU's copy of f->epoch: new callers count in era rr_era(f). */
 void rr_set_epoch(struct rr_func *f)
 {
-	unsigned int cpu;
+	unsigned long at = (__force unsigned long)f->fx->ctr +
+			   offsetof(struct rerand_counters, epoch);
+	unsigned int k;
 
 	BUILD_BUG_ON(offsetof(struct rerand_counters, unlock) != 32 ||
 		     offsetof(struct rerand_counters, epoch) != 64 ||
@@ -202,7 +206,6 @@ void rr_set_epoch(struct rr_func *f)
 	 * "Ordering without barriers"). Only the mover writes the epoch,
 	 * under rr_lock.
 	 */
-	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
-		if (cpu_possible(cpu))
-			WRITE_ONCE(per_cpu_ptr(f->fx->ctr, cpu)->epoch, f->epoch);
+	for (k = 0; k < rr_ncpus; k++)
+		WRITE_ONCE(*(unsigned long *)(at + rr_cpu_offsets[k]), f->epoch);
 }
