@@ -73,12 +73,6 @@ struct rr_placed {
 	u32 ex_at, nex;		/* its translated exception entries */
 };
 
-/*
- * The copies one module got in one period (move.c), under rr_lock but for
- * what rr_copy_of() reads: area, size, nplaced and placed[], written
- * before the arena is put on the RCU list rr_arenas_live, and freed only a
- * grace period after it left the list.
- */
 /* An arena's memory (execmem.c). */
 struct rr_exec {
 	struct vm_struct *vm;		/* its reserved address */
@@ -96,8 +90,14 @@ void rr_exec_release(struct rr_exec *x);
 void rr_exec_exit(void);
 extern unsigned long rr_exec_pages;
 
+/*
+ * The copies one module got in one period (move.c), under rr_lock but for
+ * what rr_copy_of() reads: area, size, nplaced and placed[], written
+ * before the arena is put on the RCU list rr_arenas_live, and freed only a
+ * grace period after it left the list.
+ */
 struct rr_arena {
-	void *area;		/* read-only and executable once built */
+	void *area;		/* exec.vm's address, for lock-free readers */
 	unsigned long size;
 	struct rr_exec exec;
 	unsigned int users;	/* copies in it not yet freed */
