@@ -1033,15 +1033,6 @@ int rr_guard_image(struct rr_module *m)
 	return 0;
 }
 
-/* @f's `bl` now calls f->cur: so must the image. Under rr_lock. */
-void rr_guard_retargeted(struct rr_module *m, const struct rr_func *f)
-{
-	unsigned long call = f->fx->rec->trampoline + f->fx->rec->call_offset;
-
-	*(__le32 *)(m->tramp_image + (call - m->tramp_lo)) =
-		cpu_to_le32(f->cur_bl);
-}
-
 /* A module arrived: cover it now rather than at the next rotation. */
 void rr_guard_added(void)
 {

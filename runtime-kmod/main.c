@@ -289,6 +289,7 @@ static int rr_check_func(struct module *mod, unsigned int t, int i,
 	}
 
 	fx->rec = r;
+	fx->call_word = (__le32 *)(unsigned long)call;
 	fx->relocs = rel;
 	fx->slot = &((struct rerand_slot *)(unsigned long)h->slots)[i];
 	if (READ_ONCE(fx->slot->counters) || READ_ONCE(fx->slot->reserved)) {

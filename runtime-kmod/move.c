@@ -140,32 +140,35 @@ static void rr_direct_windows(const struct rr_arena *arena, u64 now)
  * Drops @c at @now (its exposure window ends); returns its arena if @c was
  * the last copy in it.
  */
-static struct rr_arena *rr_drop_copy(struct rr_copy *c, u64 now)
+static __always_inline struct rr_arena *rr_drop_copy(struct rr_copy *c,
+						     u64 now)
 {
 	struct rr_arena *arena = c->arena;
-	struct rr_copy was = *c;
+	unsigned long body = c->body, size = c->size;
+	u64 published_ns = c->published_ns;
+	bool leak = c->leak;
 
 	memset(c, 0, sizeof(*c));
 	/* A leaked copy keeps its arena (and its siblings) for good. */
-	if (!arena || was.leak)
+	if (!arena || leak)
 		return NULL;
-	if (arena->direct) {
+	if (unlikely(arena->direct)) {
 		/* Its siblings may still call it: executable until they go. */
 		arena->dropped[arena->ndropped++] = (struct rr_dropped){
-			.body = was.body, .size = was.size,
-			.published_ns = was.published_ns,
+			.body = body, .size = size,
+			.published_ns = published_ns,
 		};
 		if (--arena->users)
 			return NULL;
 		rr_direct_windows(arena, now);
 		return arena;
 	}
-	if (was.published_ns)
-		rr_window_add(now - was.published_ns);
+	if (published_ns)
+		rr_window_add(now - published_ns);
 	if (!--arena->users)
 		return arena;
-	arena->dropped[arena->ndropped].body = was.body;
-	arena->dropped[arena->ndropped].size = was.size;
+	arena->dropped[arena->ndropped].body = body;
+	arena->dropped[arena->ndropped].size = size;
 	if (!arena->ndropped++)
 		list_add_tail(&arena->dropped_node, &rr_arenas_dropped);
 	return NULL;
@@ -380,8 +383,19 @@ void rr_free_olds(struct rr_func *f)
 	unsigned int k;
 
 	for (k = 0; k < RR_OLDS; k++) {
-		rr_free_copy(&f->old[k].copy);
+		struct rr_copy *c = &f->old[k].copy;
+
 		f->old[k].eras = 0;
+		/* Empty (a module refused before its records were read, too). */
+		if (!c->body && !c->arena)
+			continue;
+		/* Not where a forged pointer says (rr_copy_sane()). */
+		if (rr_copy_sane(f->fx->rec->body, c))
+			rr_free_copy(c);
+		else
+			pr_err_ratelimited("%ps: old body %#lx is none of its copies: kept\n",
+					   (void *)(unsigned long)f->fx->rec->trampoline,
+					   c->body);
 	}
 }
 
@@ -394,6 +408,7 @@ static bool rr_can_move(struct rr_module *m, struct rr_func *f)
 {
 	bool pinned;
 
+	f->held_periods += f->held;
 	if (f->held || f->suspect)
 		return false;
 	pinned = rr_free_era(f) < 0 || !rr_free_old(f);
@@ -654,8 +669,10 @@ static void rr_published(struct rr_module *m, struct rr_func *f, u64 now)
 	struct rr_old *o = rr_free_old(f);
 
 	/* rr_can_move() saw a free entry; without one the copy stays for good. */
-	if (!WARN_ON_ONCE(!o))
-		*o = (struct rr_old){ .copy = f->cur, .eras = f->cur_eras };
+	if (!WARN_ON_ONCE(!o)) {
+		o->copy = f->cur;
+		o->eras = f->cur_eras;
+	}
 	f->cur = f->next;
 	f->cur.published_ns = now;
 	f->cur_eras = BIT(rr_era(f));
@@ -810,24 +827,21 @@ static int notrace rr_publish_cb(void *arg)
 				continue;
 			WRITE_ONCE(*(__le32 *)(a->map + (w - a->lo)),
 				   cpu_to_le32(f->next_bl));
+			/*
+			 * Read back while nobody else runs (the alias and the
+			 * text are one page): what the word holds when the
+			 * machine restarts. After that, another writer (a
+			 * kprobe armed right away) may change it, and that is
+			 * not a failed retargeting: the probe saved the new
+			 * `bl`.
+			 */
+			f->next_landed = le32_to_cpu(READ_ONCE(*(__le32 *)w)) ==
+					 f->next_bl;
 			lo = min(lo, w);
 			hi = max(hi, w + 4);
 		}
 		/* By the executed address: D-cache to PoU, I-cache invalidated. */
 		caches_clean_inval_pou(lo, hi);
-		/*
-		 * Read back while nobody else runs: what the word holds when
-		 * the machine restarts. After that, another writer (a kprobe
-		 * armed right away) may change it, and that is not a failed
-		 * retargeting: the probe saved the new `bl`.
-		 */
-		for (i = 0; i < m->nfuncs; i++) {
-			struct rr_func *f = &m->funcs[i];
-
-			if (f->next.arena)
-				f->next_landed = le32_to_cpu(READ_ONCE(*(__le32 *)
-						rr_call_word(f))) == f->next_bl;
-		}
 	}
 	/*
 	 * The writes (and caches_clean_inval_pou()'s dsb) before the release
@@ -978,7 +992,7 @@ static void rr_era_quiet(struct rr_module *m, struct rr_func *f,
 	unsigned int k;
 	u64 t0;
 
-	if (f->waited[idx] >= READ_ONCE(rr_pin_after))
+	if (unlikely(f->waited[idx] >= READ_ONCE(rr_pin_after)))
 		pr_info_ratelimited("%s: %ps drained after %u periods\n",
 				    m->mod->name,
 				    (void *)(unsigned long)f->fx->rec->trampoline,
@@ -989,11 +1003,16 @@ static void rr_era_quiet(struct rr_module *m, struct rr_func *f,
 	for (k = 0; k < RR_OLDS; k++) {
 		struct rr_old *o = &f->old[k];
 
-		if (!o->copy.body || !(o->eras & BIT(idx)))
+		/* A free entry keeps no era. */
+		if (!(o->eras & BIT(idx)))
 			continue;
 		o->eras &= ~BIT(idx);
-		if (o->eras)
+		if (o->eras || !o->copy.body)
 			continue;
+		if (unlikely(!rr_copy_sane(f->fx->rec->body, &o->copy))) {
+			rr_state_forged_old(m, f, &o->copy);
+			continue;
+		}
 		/* The original body drained: nothing may run it from now on. */
 		if (!o->copy.arena && !o->copy.leak && !f->poisoned)
 			f->poison_due = true;
@@ -1016,18 +1035,15 @@ static void rr_report_lingering(struct rr_module *m, struct rr_func *f,
 			    (void *)(unsigned long)f->fx->rec->trampoline, periods);
 }
 
-/* After @f's quiet checks: each ended era still open counts a period. */
-static void rr_count_waits(struct rr_module *m, struct rr_func *f)
+/* @f's era @idx ended and is not quiet yet: one more period waited. */
+static void rr_era_waits(struct rr_module *m, struct rr_func *f,
+			 unsigned int idx)
 {
-	unsigned long ended = rr_ended_eras(m, f);
-	unsigned int idx;
+	unsigned int pin_after = READ_ONCE(rr_pin_after);
 
-	f->lingering = false;
-	for_each_set_bit(idx, &ended, RR_ERAS) {
-		if (++f->waited[idx] == READ_ONCE(rr_pin_after))
-			rr_report_lingering(m, f, f->waited[idx]);
-		f->lingering |= f->waited[idx] >= READ_ONCE(rr_pin_after);
-	}
+	if (++f->waited[idx] == pin_after)
+		rr_report_lingering(m, f, f->waited[idx]);
+	f->lingering |= f->waited[idx] >= pin_after;
 }
 
 /*
@@ -1039,11 +1055,14 @@ static void rr_count_waits(struct rr_module *m, struct rr_func *f)
  * between on a `bl` word either armed it (the publication finds its BRK
  * and holds the function) or saved the `bl` it replaces, which the next
  * round brings up to date before dropping anything (writers.c).
+ *
+ * Each pass reads a function's ended eras as a mask, lowest first: at
+ * most one is set in the steady state, the era the last move ended.
  */
 static void rr_grace_round(void)
 {
 	struct rr_module *m;
-	unsigned long ended;
+	unsigned long ended, left;
 	bool any = false;
 	unsigned int i, idx;
 	u64 t0 = ktime_get_ns(), now;
@@ -1055,11 +1074,15 @@ static void rr_grace_round(void)
 			struct rr_func *f = &m->funcs[i];
 
 			ended = rr_ended_eras(m, f);
-			if (!ended)
+			if (!ended) {
 				f->lingering = false;	/* nothing to wait for */
-			for_each_set_bit(idx, &ended, RR_ERAS)
+				continue;
+			}
+			any = true;
+			for (left = ended; left; left &= left - 1) {
+				idx = __ffs(left);
 				f->grace_unlocks[idx] = rr_unlocks(f, idx);
-			any |= !!ended;
+			}
 		}
 	}
 	if (!any)
@@ -1074,10 +1097,14 @@ static void rr_grace_round(void)
 			ended = rr_ended_eras(m, f);
 			if (!ended)
 				continue;
-			for_each_set_bit(idx, &ended, RR_ERAS)
-				if (rr_locks_match(f, idx, f->grace_unlocks[idx]))
+			f->lingering = false;
+			for (left = ended; left; left &= left - 1) {
+				idx = __ffs(left);
+				if (rr_locks(f, idx) == f->grace_unlocks[idx])
 					rr_era_quiet(m, f, idx, now);
-			rr_count_waits(m, f);
+				else
+					rr_era_waits(m, f, idx);
+			}
 		}
 	}
 }
@@ -1122,59 +1149,32 @@ static void rr_restore_call_word(struct rr_module *m, struct rr_func *f)
  */
 static void rr_check_writers(void)
 {
+	unsigned int found = 0;
 	struct rr_module *m;
-	bool synced = false, probed;
-	unsigned int i;
 
-	/*
-	 * Every register_kprobe() in flight has published its probe. One
-	 * lookup per word tells both what a probe saved and who owns the
-	 * word: a probe registered after it is the same race as one
-	 * registered after a second lookup would be.
-	 */
+	/* Every register_kprobe() in flight has published its probe. */
 	rr_kprobes_settle();
-	rcu_read_lock();
-	list_for_each_entry(m, &rr_modules, node) {
-		for (i = 0; i < m->nfuncs && !m->frozen; i++) {
-			struct rr_func *f = &m->funcs[i];
-
-			synced |= rr_kprobe_sync_saved(m, f, &probed);
-			f->word_owner = rr_call_word_owner(f, probed);
-		}
-	}
-	rcu_read_unlock();
-	if (synced) {
+	list_for_each_entry(m, &rr_modules, node)
+		if (!m->frozen)
+			found |= rr_writers_survey(m, false);
+	if (found & RR_SURVEY_SYNCED) {
 		/* No disarm in flight still writes the older copy back... */
 		rr_kprobes_settle();
 		/* ...and no CPU still emulates it: who owns what, again. */
 		kick_all_cpus_sync();
-		list_for_each_entry(m, &rr_modules, node) {
-			for (i = 0; i < m->nfuncs && !m->frozen; i++) {
-				struct rr_func *f = &m->funcs[i];
-
-				probed = rr_kprobe_owns(rr_call_word(f));
-				f->word_owner = rr_call_word_owner(f, probed);
-			}
-		}
+		found = 0;
+		list_for_each_entry(m, &rr_modules, node)
+			if (!m->frozen)
+				found |= rr_writers_survey(m, true);
 	}
+	if (!(found & RR_SURVEY_STALE))
+		return;
 	list_for_each_entry(m, &rr_modules, node) {
-		for (i = 0; i < m->nfuncs && !m->frozen; i++) {
-			struct rr_func *f = &m->funcs[i];
+		unsigned int i;
 
-			switch (f->word_owner) {
-			case RR_WORD_OURS:
-				f->held = false;
-				break;
-			case RR_WORD_STALE:
-				rr_restore_call_word(m, f);
-				fallthrough;
-			case RR_WORD_KPROBE:
-			case RR_WORD_FOREIGN:	/* the guard reports and repairs it */
-				f->held = true;
-				break;
-			}
-			f->held_periods += f->held;
-		}
+		for (i = 0; i < m->nfuncs && !m->frozen; i++)
+			if (m->funcs[i].word_owner == RR_WORD_STALE)
+				rr_restore_call_word(m, &m->funcs[i]);
 	}
 }
 

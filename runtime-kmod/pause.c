@@ -43,15 +43,8 @@ NOKPROBE_SYMBOL(remove_pause_list);
 atomic_long_t rr_forged_tickets = ATOMIC_LONG_INIT(0);
 unsigned long rr_forged_slot;
 
-/*
- * Every possible CPU's per-CPU offset, in order (the possible CPUs never
- * change after boot): the grace-period sums and the epoch stores walk
- * this rather than the possible mask, three times per function and period
- * (bench/REPORT.md, 3). Read-only after load, like the counters' address
- * in each slot: a forged offset would sum, or set, another CPU's memory.
- */
-static unsigned long rr_cpu_offsets[NR_CPUS] __ro_after_init;
-static unsigned int rr_ncpus __ro_after_init;
+unsigned long rr_cpu_offsets[NR_CPUS] __ro_after_init;
+unsigned int rr_ncpus __ro_after_init;
 
 /*
  * What the hooks run, read from their text as the kernel's alternatives
@@ -98,48 +91,6 @@ void rr_hooks_init(void)
 		rr_hooks_census.dmb + rr_hooks_census.dsb);
 }
 
-/* The sum over all CPUs of the counter at @field of @f's counters. */
-static unsigned long rr_sum(const struct rr_func *f, size_t field)
-{
-	unsigned long base = (__force unsigned long)f->fx->ctr + field;
-	unsigned long sum = 0;
-	unsigned int k;
-
-	for (k = 0; k < rr_ncpus; k++)
-		sum += READ_ONCE(*(unsigned long *)(base + rr_cpu_offsets[k]));
-	return sum;
-}
-
-static size_t rr_lock_at(unsigned int idx)
-{
-	return offsetof(struct rerand_counters, lock) +
-	       idx % RR_ERAS * sizeof(unsigned long);
-}
-
-static size_t rr_unlock_at(unsigned int idx)
-{
-	return offsetof(struct rerand_counters, unlock) +
-	       idx % RR_ERAS * sizeof(unsigned long);
-}
-
-/* The unlocks of index @idx of @f: the first half of a quiet check. */
-unsigned long rr_unlocks(struct rr_func *f, unsigned int idx)
-{
-	return rr_sum(f, rr_unlock_at(idx));
-}
-
-/* The locks of index @idx of @f: the second half, after rr_fence(). */
-unsigned long rr_locks(struct rr_func *f, unsigned int idx)
-{
-	return rr_sum(f, rr_lock_at(idx));
-}
-
-/* No caller that entered with index @idx is still inside a body of @f. */
-bool rr_locks_match(struct rr_func *f, unsigned int idx, unsigned long unlocks)
-{
-	return rr_locks(f, idx) == unlocks;
-}
-
 /*
  * Between the two halves of every quiet check (A in SRCU's terms, and B
  * and C, which the hooks do not execute): every other CPU takes an IPI
@@ -163,7 +114,7 @@ static unsigned long rr_sum_eras(struct rr_func *f, bool unlocks)
 	unsigned int idx;
 
 	for (idx = 0; idx < RR_ERAS; idx++)
-		sum += rr_sum(f, unlocks ? rr_unlock_at(idx) : rr_lock_at(idx));
+		sum += unlocks ? rr_unlocks(f, idx) : rr_locks(f, idx);
 	return sum;
 }
 
@@ -186,26 +137,4 @@ bool rr_all_quiet(struct rr_func *f)
 
 	rr_fence();
 	return rr_locks_all(f) == unlocks;
-}
-
-/* Every CPU's copy of f->epoch: new callers count in era rr_era(f). */
-void rr_set_epoch(struct rr_func *f)
-{
-	unsigned long at = (__force unsigned long)f->fx->ctr +
-			   offsetof(struct rerand_counters, epoch);
-	unsigned int k;
-
-	BUILD_BUG_ON(offsetof(struct rerand_counters, unlock) != 32 ||
-		     offsetof(struct rerand_counters, epoch) != 64 ||
-		     RR_ERAS != 4);	/* hooks.S: CTR_*, ERA_BITS */
-	/*
-	 * No barrier around it: a caller that still reads the previous
-	 * epoch counts in the previous era, which stays open until a quiet
-	 * check proves it empty; one that reads this one after counting in
-	 * the previous takes its count back (hooks.S; docs/DESIGN.md,
-	 * "Ordering without barriers"). Only the mover writes the epoch,
-	 * under rr_lock.
-	 */
-	for (k = 0; k < rr_ncpus; k++)
-		WRITE_ONCE(*(unsigned long *)(at + rr_cpu_offsets[k]), f->epoch);
 }

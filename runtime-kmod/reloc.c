@@ -367,9 +367,13 @@ static __always_inline int branch_via_veneer(u8 *dst, size_t cap, u32 size,
 	return 1;
 }
 
-long rerand_build_copy(u8 *dst, size_t cap, u64 addr, const u8 *pristine,
-		       u32 size, const struct rerand_reloc *relocs,
-		       u32 nrelocs, u32 *bad)
+/*
+ * The rest of a copy's relocations from @from on, the first one
+ * apply_common() did not take: any type, veneers, errors.
+ */
+static long build_rest(u8 *dst, size_t cap, u64 addr, u32 size,
+		       const struct rerand_reloc *relocs, u32 nrelocs,
+		       u32 from, u32 *bad)
 {
 	const struct rtype *t;
 	size_t nveneers = 0;
@@ -378,12 +382,7 @@ long rerand_build_copy(u8 *dst, size_t cap, u64 addr, const u8 *pristine,
 	u32 i;
 	int rc;
 
-	if (size > cap) {
-		*bad = nrelocs;
-		return -RERAND_ENOSPC;
-	}
-	memcpy(dst, pristine, size);
-	for (i = 0; i < nrelocs; i++) {
+	for (i = from; i < nrelocs; i++) {
 		place = addr + relocs[i].offset;
 		if ((u64)relocs[i].offset + 4 <= size && !(place & 3) &&
 		    apply_common(relocs[i].type, dst + relocs[i].offset, place,
@@ -425,24 +424,32 @@ long rerand_build_copy(u8 *dst, size_t cap, u64 addr, const u8 *pristine,
 	return nveneers ? pad8(size) + nveneers * RERAND_VENEER_SIZE : size;
 }
 
-static u32 encode_branch(u32 op, u64 place, u64 target)
+/*
+ * The copy, and the common relocations in a loop with nothing on the
+ * stack (no veneer count whose address is taken, so no stack canary): the
+ * first record it does not take hands the rest to build_rest().
+ */
+long rerand_build_copy(u8 *dst, size_t cap, u64 addr, const u8 *pristine,
+		       u32 size, const struct rerand_reloc *relocs,
+		       u32 nrelocs, u32 *bad)
 {
-	s64 x = (s64)(target - place);
+	u64 place;
+	u32 i;
 
-	if ((place & 3) || (x & 3) || x < -(1LL << 27) || x >= (1LL << 27))
-		return 0;
-	return op | (u32)(((u64)x >> 2) & 0x3ffffffU);
-}
-
-/* Once per move: CALL26's arithmetic without the table's generality. */
-u32 rerand_encode_bl(u64 place, u64 target)
-{
-	return encode_branch(0x94000000U, place, target);
-}
-
-u32 rerand_encode_b(u64 place, u64 target)
-{
-	return encode_branch(0x14000000U, place, target);
+	if (size > cap) {
+		*bad = nrelocs;
+		return -RERAND_ENOSPC;
+	}
+	memcpy(dst, pristine, size);
+	for (i = 0; i < nrelocs; i++) {
+		place = addr + relocs[i].offset;
+		if (!((u64)relocs[i].offset + 4 <= size && !(place & 3) &&
+		      apply_common(relocs[i].type, dst + relocs[i].offset,
+				   place, relocs[i].target)))
+			return build_rest(dst, cap, addr, size, relocs,
+					  nrelocs, i, bad);
+	}
+	return size;
 }
 
 int rerand_decode_branch(u32 insn, u64 place, u64 *target)

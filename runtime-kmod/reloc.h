@@ -60,10 +60,30 @@ long rerand_build_copy(u8 *dst, size_t cap, u64 addr, const u8 *pristine,
 		       u32 size, const struct rerand_reloc *relocs,
 		       u32 nrelocs, u32 *bad);
 
+/*
+ * A B or BL word (`op`) from `place` to `target`; 0 if either is misaligned
+ * or out of reach. In line: the mover encodes two per function and period.
+ */
+static inline u32 rerand_encode_branch(u32 op, u64 place, u64 target)
+{
+	u64 x = target - place;
+
+	if (((place | x) & 3) || x + (1ULL << 27) >= (1ULL << 28))
+		return 0;
+	return op | (u32)((x >> 2) & 0x3ffffffU);
+}
+
 /* The `bl` word that calls `target` from `place`; 0 if out of range. */
-u32 rerand_encode_bl(u64 place, u64 target);
+static inline u32 rerand_encode_bl(u64 place, u64 target)
+{
+	return rerand_encode_branch(0x94000000U, place, target);
+}
+
 /* `b target` at place (JUMP26), or 0 if out of reach. */
-u32 rerand_encode_b(u64 place, u64 target);
+static inline u32 rerand_encode_b(u64 place, u64 target)
+{
+	return rerand_encode_branch(0x14000000U, place, target);
+}
 
 /* Decodes a B or BL word's target; returns 0 if `insn` is neither. */
 int rerand_decode_branch(u32 insn, u64 place, u64 *target);

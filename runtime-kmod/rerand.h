@@ -148,6 +148,7 @@ struct rr_old {
  */
 struct rr_fixed {
 	const struct rerand_func *rec;
+	__le32 *call_word;	/* rec's trampoline + call_offset */
 	const struct rerand_reloc *relocs;
 	struct rerand_slot *slot;
 	struct rerand_counters __percpu *ctr;
@@ -227,6 +228,22 @@ struct rr_func {
 	bool ever_watched;
 	unsigned long tamper;
 };
+
+/*
+ * Whether @c, in writable memory, is a body of the function whose
+ * original is at @orig (read-only): the original, or inside its arena;
+ * nothing at all is a free entry. Before the mover acts on a copy: a
+ * forged arena or address would have it write elsewhere.
+ */
+static __always_inline bool rr_copy_sane(unsigned long orig,
+					 const struct rr_copy *c)
+{
+	const struct rr_arena *a = c->arena;
+
+	if (!a)
+		return !c->body || c->body == orig;
+	return c->body - (unsigned long)a->area < a->size && a->users;
+}
 
 /* A trampoline and its function's index in funcs[], sorted (direct mode). */
 struct rr_tramp_index {
@@ -360,14 +377,74 @@ static inline u64 rr_counters_base(const struct rr_func *f)
 	return (u64)(__force unsigned long)f->fx->ctr;
 }
 
-unsigned long rr_unlocks(struct rr_func *f, unsigned int idx);
-unsigned long rr_locks(struct rr_func *f, unsigned int idx);
-bool rr_locks_match(struct rr_func *f, unsigned int idx, unsigned long unlocks);
+/*
+ * Every possible CPU's per-CPU offset, in order (the possible CPUs never
+ * change after boot): the grace-period sums and the epoch stores walk
+ * this rather than the possible mask, three times per function and period
+ * (bench/REPORT.md, 3). Read-only after load, like the counters' address
+ * in each slot: a forged offset would sum, or set, another CPU's memory.
+ */
+extern unsigned long rr_cpu_offsets[NR_CPUS];
+extern unsigned int rr_ncpus;
+
+/* The sum over all CPUs of the counter at @field of @f's counters. */
+static __always_inline unsigned long rr_sum(const struct rr_func *f,
+					    size_t field)
+{
+	unsigned long base = (__force unsigned long)f->fx->ctr + field;
+	unsigned long sum = 0;
+	unsigned int k;
+
+	for (k = 0; k < rr_ncpus; k++)
+		sum += READ_ONCE(*(unsigned long *)(base + rr_cpu_offsets[k]));
+	return sum;
+}
+
+/* The unlocks of index @idx of @f: the first half of a quiet check. */
+static __always_inline unsigned long rr_unlocks(const struct rr_func *f,
+						unsigned int idx)
+{
+	return rr_sum(f, offsetof(struct rerand_counters, unlock) +
+			 idx % RR_ERAS * sizeof(unsigned long));
+}
+
+/* The locks of index @idx of @f: the second half, after rr_fence(). */
+static __always_inline unsigned long rr_locks(const struct rr_func *f,
+					      unsigned int idx)
+{
+	return rr_sum(f, offsetof(struct rerand_counters, lock) +
+			 idx % RR_ERAS * sizeof(unsigned long));
+}
+
+/*
+ * Every CPU's copy of f->epoch: new callers count in era rr_era(f). In
+ * line: once per move.
+ */
+static inline void rr_set_epoch(const struct rr_func *f)
+{
+	unsigned long at = (__force unsigned long)f->fx->ctr +
+			   offsetof(struct rerand_counters, epoch);
+	unsigned int k;
+
+	BUILD_BUG_ON(offsetof(struct rerand_counters, unlock) != 32 ||
+		     offsetof(struct rerand_counters, epoch) != 64 ||
+		     RR_ERAS != 4);	/* hooks.S: CTR_*, ERA_BITS */
+	/*
+	 * No barrier around it: a caller that still reads the previous
+	 * epoch counts in the previous era, which stays open until a quiet
+	 * check proves it empty; one that reads this one after counting in
+	 * the previous takes its count back (hooks.S; docs/DESIGN.md,
+	 * "Ordering without barriers"). Only the mover writes the epoch,
+	 * under rr_lock.
+	 */
+	for (k = 0; k < rr_ncpus; k++)
+		WRITE_ONCE(*(unsigned long *)(at + rr_cpu_offsets[k]), f->epoch);
+}
+
 void rr_fence(void);
 unsigned long rr_unlocks_all(struct rr_func *f);
 unsigned long rr_locks_all(struct rr_func *f);
 bool rr_all_quiet(struct rr_func *f);
-void rr_set_epoch(struct rr_func *f);
 
 /*
  * Whether a move applies relocation @type again (struct rr_fixed, hot[]):
@@ -389,7 +466,7 @@ static inline unsigned int rr_era(const struct rr_func *f)
 /* The word of @f's trampoline that decides where its calls go. */
 static inline void *rr_call_word(const struct rr_func *f)
 {
-	return (void *)(unsigned long)(f->fx->rec->trampoline + f->fx->rec->call_offset);
+	return f->fx->call_word;
 }
 
 /* move.c */
@@ -454,7 +531,20 @@ void rr_guard_check(void);
 void rr_guard_forget(struct rr_module *m);
 void rr_guard_added(void);
 int rr_guard_image(struct rr_module *m);
-void rr_guard_retargeted(struct rr_module *m, const struct rr_func *f);
+
+/*
+ * @f's `bl` now calls f->cur: so must the guard's image. Under rr_lock; in
+ * line, once per move.
+ */
+static inline void rr_guard_retargeted(struct rr_module *m,
+				       const struct rr_func *f)
+{
+	unsigned long call = (unsigned long)f->fx->call_word;
+
+	*(__le32 *)(m->tramp_image + (call - m->tramp_lo)) =
+		cpu_to_le32(f->cur_bl);
+}
+
 bool rr_guard_intact(const struct rr_module *m, const struct rr_func *f);
 void rr_guard_show(struct seq_file *sf);
 
@@ -480,7 +570,22 @@ extern atomic_long_t rr_site_fixups, rr_site_names, rr_site_toggles;
 int rr_sites_claim(struct rr_module *m);
 void rr_sites_forget(struct rr_module *m);
 void rr_sites_release(struct rr_module *m);
-size_t rr_sites_mark_copy(const struct rr_fixed *fx, u8 *copy, size_t len);
+size_t rr_sites_mark_some(const struct rr_fixed *fx, u8 *copy, size_t len);
+
+/*
+ * What a copy built at @copy from @fx's snapshot (@len bytes so far, still
+ * writable) needs of the sites the kernel finds by PC (sites.c,
+ * rr_sites_mark_some()); returns the bytes the copy now uses. In line:
+ * most functions have none.
+ */
+static inline size_t rr_sites_mark_copy(const struct rr_fixed *fx, u8 *copy,
+					size_t len)
+{
+	if (!fx->nsites && !fx->njump && !fx->nex)
+		return len;
+	return rr_sites_mark_some(fx, copy, len);
+}
+
 void rr_jumps_lock(const struct rr_module *m);
 void rr_jumps_unlock(const struct rr_module *m);
 void rr_sites_init(void);
@@ -493,6 +598,8 @@ void rr_vault_free(struct rr_module *m);
 void rr_seal_config(void);
 unsigned int rr_sealed_uint(const unsigned int *var);
 void rr_check_state(void);
+void rr_state_forged_old(struct rr_module *m, struct rr_func *f,
+			 const struct rr_copy *c);
 void rr_state_show(struct seq_file *sf);
 bool rr_may_set(const struct kernel_param *kp);
 extern const struct kernel_param_ops rr_sealed_bool_ops;

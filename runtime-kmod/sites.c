@@ -481,7 +481,7 @@ void rr_jumps_unlock(const struct rr_module *m)
  * its static-key sites (under rr_jumps_lock()), its exception entries
  * after traps up to them. Returns the bytes the copy now uses.
  */
-size_t rr_sites_mark_copy(const struct rr_fixed *fx, u8 *copy, size_t len)
+size_t rr_sites_mark_some(const struct rr_fixed *fx, u8 *copy, size_t len)
 {
 	if (fx->nsites)
 		rr_sites_mark_bugs(fx, copy);

@@ -441,29 +441,6 @@ static void rr_state_bad(struct rr_module *m, struct rr_func *f,
 		       found, outcome);
 }
 
-/*
- * Whether @c is a body @f may run: its original, or inside its arena. In
- * line: seven per function and period (bench/REPORT.md, section 3).
- */
-static __always_inline bool rr_copy_sane(const struct rr_func *f, const struct rr_copy *c)
-{
-	if (!c->arena)
-		return c->body == f->fx->rec->body || !c->body;
-	return c->body >= (unsigned long)c->arena->area &&
-	       c->body - (unsigned long)c->arena->area < c->arena->size &&
-	       c->arena->users;
-}
-
-static __always_inline bool rr_olds_sane(const struct rr_func *f)
-{
-	unsigned int k;
-
-	for (k = 0; k < RR_OLDS; k++)
-		if (!rr_copy_sane(f, &f->old[k].copy))
-			return false;
-	return true;
-}
-
 /* Callers may be uncounted: none of @f's bodies is ever freed. */
 static void rr_leak_all(struct rr_func *f)
 {
@@ -487,14 +464,14 @@ static void rr_check_func_state(struct rr_module *m, struct rr_func *f,
 		f->fx = fx;
 		rr_state_bad(m, f, "record pointer changed", found, "restored");
 	}
-	if (!rr_copy_sane(f, &f->cur) || !rr_olds_sane(f)) {
+	/* Old copies are checked where they act: when dropped (move.c). */
+	if (!rr_copy_sane(fx->rec->body, &f->cur)) {
 		if (!f->suspect)
 			rr_state_bad(m, f, "body address outside its copies",
 				     f->cur.body, "no longer moved");
 		f->suspect = true;
 	} else {
-		bl = rerand_encode_bl(fx->rec->trampoline + fx->rec->call_offset,
-				      f->cur.body);
+		bl = rerand_encode_bl((unsigned long)fx->call_word, f->cur.body);
 		if (f->cur_bl != bl) {
 			rr_state_bad(m, f, "`bl` the guard restores changed",
 				     f->cur_bl, "restored");
@@ -525,6 +502,20 @@ static void rr_check_func_state(struct rr_module *m, struct rr_func *f,
 				     "no longer moved; its current and old bodies are never freed");
 		}
 	}
+}
+
+/*
+ * An old copy of @f about to be dropped is not one of its bodies: it is
+ * kept (dropping it would write where the forged pointer says), and @f is
+ * no longer moved.
+ */
+void rr_state_forged_old(struct rr_module *m, struct rr_func *f,
+			 const struct rr_copy *c)
+{
+	if (!f->suspect)
+		rr_state_bad(m, f, "old body address outside its copies",
+			     c->body, "kept; no longer moved");
+	f->suspect = true;
 }
 
 /*

@@ -119,7 +119,7 @@ void rr_kprobes_settle(void)
 }
 
 /*
- * Brings up to date what a kprobe on @f's `bl` word saved, if it saved
+ * Brings up to date what kprobe @p on @f's `bl` word saved, if it saved
  * another `bl` than the one the runtime wrote last (the probe was prepared
  * before a retargeting and published after it): its hits emulate the
  * saved `bl`, and its disarm writes it back. @f's previous body restarts
@@ -127,39 +127,22 @@ void rr_kprobes_settle(void)
  * index. Returns whether it changed anything; the caller then waits for
  * kprobes (rr_kprobes_settle(): a disarm in flight may have read the older
  * copy) and synchronises every CPU (a hit in flight may hold it).
- * *@probed: whether a kprobe is registered there. Under rr_lock and
- * rcu_read_lock() (one for every function of the period: kprobes frees a
- * probe after a grace period).
  */
-bool rr_kprobe_sync_saved(struct rr_module *m, struct rr_func *f,
-			  bool *probed)
+static bool rr_kprobe_sync_saved(struct rr_module *m, struct rr_func *f,
+				 struct kprobe *p)
 {
-	void *word = rr_call_word(f);
-	bool changed = false;
-	struct kprobe *p;
-
-	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "outside rcu_read_lock()");
-	p = rr_ksyms.get_kprobe(word);
-	*probed = p;
-	if (p && READ_ONCE(p->opcode) != f->cur_bl) {
-		WRITE_ONCE(p->opcode, f->cur_bl);
-		changed = true;
-	}
-	if (changed) {
-		pr_info_ratelimited("%s: %ps: a kprobe saved an older `bl` of its trampoline; brought up to date\n",
-				    m->mod->name, word);
-		rr_restart_grace(f);
-	}
-	return changed;
+	if (!p || READ_ONCE(p->opcode) == f->cur_bl)
+		return false;
+	WRITE_ONCE(p->opcode, f->cur_bl);
+	pr_info_ratelimited("%s: %ps: a kprobe saved an older `bl` of its trampoline; brought up to date\n",
+			    m->mod->name, rr_call_word(f));
+	rr_restart_grace(f);
+	return true;
 }
 
-/*
- * Who owns @f's `bl` word this period, @probed telling whether a kprobe
- * is registered on it (rr_kprobe_sync_saved() looked). Under rr_lock,
- * after rr_kprobes_settle() and, if that changed anything, again after
- * the settling that follows it.
- */
-enum rr_word rr_call_word_owner(const struct rr_func *f, bool probed)
+/* Who owns @f's `bl` word, @probed telling whether a kprobe is on it. */
+static __always_inline enum rr_word
+rr_call_word_owner(const struct rr_func *f, bool probed)
 {
 	void *word = rr_call_word(f);
 	u32 live = le32_to_cpu(READ_ONCE(*(__le32 *)word));
@@ -167,10 +150,10 @@ enum rr_word rr_call_word_owner(const struct rr_func *f, bool probed)
 	u64 target;
 
 	/* Armed or not, a probe there restores what it saved: leave it be. */
-	if (probed)
+	if (unlikely(probed))
 		return live == BRK64_OPCODE_KPROBES || live == f->cur_bl ?
 		       RR_WORD_KPROBE : RR_WORD_STALE;
-	if (live == f->cur_bl)
+	if (likely(live == f->cur_bl))
 		return RR_WORD_OURS;
 	/*
 	 * An old body's `bl`: a probe disarmed with an older saved copy
@@ -182,6 +165,40 @@ enum rr_word rr_call_word_owner(const struct rr_func *f, bool probed)
 			if (f->old[k].copy.body && target == f->old[k].copy.body)
 				return RR_WORD_STALE;
 	return RR_WORD_FOREIGN;
+}
+
+/*
+ * Who owns each `bl` word of @m this period (f->word_owner; held unless
+ * it is ours). The first survey of a period also brings what kprobes
+ * saved up to date (rr_kprobe_sync_saved()); @again, after the settling
+ * that follows a change, only looks. Returns RR_SURVEY_SYNCED if it
+ * changed a saved copy, RR_SURVEY_STALE if an older `bl` of ours is
+ * back in a word. Under rr_lock, after rr_kprobes_settle(): one lookup
+ * per word tells both what a probe saved and who owns the word (a probe
+ * registered after it is the same race as one registered after a second
+ * lookup would be).
+ */
+unsigned int rr_writers_survey(struct rr_module *m, bool again)
+{
+	unsigned int i, found = 0;
+	struct kprobe *p;
+
+	/* kprobes frees a probe after a grace period. */
+	rcu_read_lock();
+	for (i = 0; i < m->nfuncs; i++) {
+		struct rr_func *f = &m->funcs[i];
+
+		p = rr_ksyms.get_kprobe(rr_call_word(f));
+		if (!again && rr_kprobe_sync_saved(m, f, p))
+			found |= RR_SURVEY_SYNCED;
+		f->word_owner = rr_call_word_owner(f, p);
+		if (f->word_owner == RR_WORD_STALE)
+			found |= RR_SURVEY_STALE;
+		/* A kprobe's, or foreign (the guard reports and repairs it). */
+		f->held = f->word_owner != RR_WORD_OURS;
+	}
+	rcu_read_unlock();
+	return found;
 }
 
 /*

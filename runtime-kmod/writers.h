@@ -45,10 +45,10 @@ enum rr_word {
 	RR_WORD_FOREIGN,	/* anything else: the guard's business */
 };
 
-bool rr_kprobe_sync_saved(struct rr_module *m, struct rr_func *f,
-			  bool *probed);
+#define RR_SURVEY_SYNCED	1	/* a kprobe's saved `bl` brought up to date */
+#define RR_SURVEY_STALE		2	/* an older `bl` of ours is back */
+unsigned int rr_writers_survey(struct rr_module *m, bool again);
 u8 *rr_text_alias(unsigned long lo, unsigned int npages, int *err);
 void rr_text_unalias(u8 *map, unsigned int npages);
-enum rr_word rr_call_word_owner(const struct rr_func *f, bool probed);
 
 #endif /* RERAND_WRITERS_H */
