@@ -1014,8 +1014,10 @@ static void rr_era_quiet(struct rr_module *m, struct rr_func *f,
 			continue;
 		}
 		/* The original body drained: nothing may run it from now on. */
-		if (!o->copy.arena && !o->copy.leak && !f->poisoned)
+		if (!o->copy.arena && !o->copy.leak && !f->poisoned) {
 			f->poison_due = true;
+			m->poison_due = true;
+		}
 		arena = rr_drop_copy(&o->copy, now);
 		if (arena) {
 			t0 = ktime_get_ns();

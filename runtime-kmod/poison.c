@@ -139,14 +139,20 @@ void rr_poison_originals(void)
 	if (!READ_ONCE(rr_poison_on))
 		return;
 	list_for_each_entry(m, &rr_modules, node) {
+		/* Only a module with an original drained since. */
+		if (!m->poison_due)
+			continue;
+		m->poison_due = false;
 		for (i = 0; i < m->nfuncs && !m->frozen; i++) {
 			struct rr_func *f = &m->funcs[i];
 
 			if (!f->poison_due)
 				continue;
 			ret = rr_poison_func(f);
-			if (ret == -EBUSY)
-				continue;	/* next period */
+			if (ret == -EBUSY) {
+				m->poison_due = true;	/* next period */
+				continue;
+			}
 			f->poison_due = false;
 			if (ret) {
 				pr_warn_ratelimited("%s: %ps: its original body stays executable (%d)\n",

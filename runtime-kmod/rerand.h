@@ -268,6 +268,7 @@ struct rr_module {
 	unsigned long state_tamper;	/* rr_check_state() findings */
 	unsigned int site_base, nsites;	/* WARN/BUG site numbers (sites.c) */
 	bool frozen;			/* its vault pointer was forged */
+	bool poison_due;		/* a function's poison_due is set */
 	/*
 	 * Calls between copies go direct within an arena (the direct
 	 * parameter when it loaded; move.c, rr_link_direct()).
