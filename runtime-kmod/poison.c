@@ -21,6 +21,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bitmap.h>
 #include <linux/cacheflush.h>
 #include <linux/kprobes.h>
 #include <linux/moduleparam.h>
@@ -58,16 +59,26 @@ static struct break_hook rr_poison_hook = {
 	.imm = RR_POISON_BRK_IMM,
 };
 
-/* Whether the word at @off of @f's body is an ftrace slot, which stays. */
-static bool rr_kept(const struct rr_func *f, u32 off)
+/*
+ * Which words of @f's body are ftrace slots, which stay: one bit per word,
+ * so that poisoning is one pass over the body and one over its records
+ * (a search of the records for every word cost bfq 3 M instructions, in
+ * the mover's first periods). NULL without memory.
+ */
+static unsigned long *rr_kept_words(const struct rr_func *f)
 {
-	u32 k;
+	u32 size = f->fx->rec->size, off, k;
+	unsigned long *kept = bitmap_zalloc(DIV_ROUND_UP(size, 4), GFP_KERNEL);
 
-	for (k = 0; k < f->fx->rec->nrelocs; k++)
-		if (f->fx->relocs[k].type == RERAND_OP_NOP &&
-		    f->fx->relocs[k].offset == off)
-			return true;
-	return false;
+	if (!kept)
+		return NULL;
+	for (k = 0; k < f->fx->rec->nrelocs; k++) {
+		off = f->fx->relocs[k].offset;
+		if (f->fx->relocs[k].type == RERAND_OP_NOP && !(off & 3) &&
+		    off < size)
+			__set_bit(off / 4, kept);
+	}
+	return kept;
 }
 
 /* Bytes of @f's body that poisoning leaves: its ftrace slots. */
@@ -84,12 +95,14 @@ unsigned int rr_kept_bytes(const struct rr_func *f)
 /*
  * Overwrites @f's original body through a writable alias of its pages (as
  * the kernel's text patching does, for a whole body at once). Nobody runs
- * it any more, so no CPU needs to be stopped. -EBUSY: a kprobe is on it.
+ * it any more, so no CPU needs to be stopped. -EBUSY: a kprobe is on it;
+ * -ENOMEM: no bitmap. Both are tried again the next period.
  */
 static int rr_poison_func(struct rr_func *f)
 {
 	unsigned long body = f->fx->rec->body, lo = body & PAGE_MASK;
 	unsigned int npages = (PAGE_ALIGN(body + f->fx->rec->size) - lo) >> PAGE_SHIFT;
+	unsigned long *kept;
 	int err;
 	u32 off;
 	u8 *map;
@@ -97,14 +110,20 @@ static int rr_poison_func(struct rr_func *f)
 	for (off = 0; off < f->fx->rec->size; off += 4)
 		if (rr_kprobe_owns((void *)(body + off)))
 			return -EBUSY;
+	kept = rr_kept_words(f);
+	if (!kept)
+		return -ENOMEM;
 	map = rr_text_alias(lo, npages, &err);
-	if (!map)
+	if (!map) {
+		bitmap_free(kept);
 		return err;
+	}
 	for (off = 0; off < f->fx->rec->size; off += 4)
-		if (!rr_kept(f, off))
+		if (!test_bit(off / 4, kept))
 			WRITE_ONCE(*(__le32 *)(map + (body - lo) + off),
 				   cpu_to_le32(RR_POISON_INSN));
 	rr_text_unalias(map, npages);
+	bitmap_free(kept);
 	/* By the executed address: D-cache to PoU, I-cache invalidated. */
 	caches_clean_inval_pou(body, body + f->fx->rec->size);
 	return 0;
@@ -149,7 +168,7 @@ void rr_poison_originals(void)
 			if (!f->poison_due)
 				continue;
 			ret = rr_poison_func(f);
-			if (ret == -EBUSY) {
+			if (ret == -EBUSY || ret == -ENOMEM) {
 				m->poison_due = true;	/* next period */
 				continue;
 			}
