@@ -441,14 +441,38 @@ long rerand_build_copy(u8 *dst, size_t cap, u64 addr, const u8 *pristine,
 		return -RERAND_ENOSPC;
 	}
 	memcpy(dst, pristine, size);
+	if (size < 4)
+		return build_rest(dst, cap, addr, size, relocs, nrelocs, 0, bad);
 	for (i = 0; i < nrelocs; i++) {
-		place = addr + relocs[i].offset;
-		if (!((u64)relocs[i].offset + 4 <= size && !(place & 3) &&
-		      apply_common(relocs[i].type, dst + relocs[i].offset,
-				   place, relocs[i].target)))
-			return build_rest(dst, cap, addr, size, relocs,
-					  nrelocs, i, bad);
+		const struct rerand_reloc *r = &relocs[i];
+		u8 *p;
+		s64 x;
+
+		if (r->offset > size - 4)
+			break;
+		p = dst + r->offset;
+		place = addr + r->offset;
+		/*
+		 * A CALL26 or JUMP26 in reach, three in four records (bfq),
+		 * in one test rather than apply_common()'s three: x + 2^27
+		 * has bits 0-1 clear (aligned) and 28-63 clear (+-128 MB),
+		 * and the place's bits 0-1, shifted to 62-63, are clear too.
+		 * 24 instructions a branch instead of 30.
+		 */
+		x = (s64)(r->target - place);
+		if (r->type - RERAND_R_JUMP26 <= RERAND_R_CALL26 - RERAND_R_JUMP26) {
+			if ((((u64)x + (1ULL << 27)) | (place << 62)) &
+			    0xfffffffff0000003ULL)
+				break;
+			put_le(p, 4, ((u32)get_le(p, 4) & 0xfc000000U) |
+				     (((u64)x >> 2) & 0x3ffffffU));
+			continue;
+		}
+		if ((place & 3) || !apply_common(r->type, p, place, r->target))
+			break;
 	}
+	if (i < nrelocs)
+		return build_rest(dst, cap, addr, size, relocs, nrelocs, i, bad);
 	return size;
 }
 
