@@ -31,17 +31,20 @@ def kallsyms(log):
     return syms
 
 
-def main():
-    log, counts, ko = sys.argv[1:4]
-    per = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
-    syms = kallsyms(log)
-    starts = [s[0] for s in syms]
+def ko_text_symbols(ko):
+    """rerand.ko's text symbols: name -> offset in its .text."""
     nm = subprocess.run(["aarch64-linux-gnu-nm", ko], capture_output=True,
                         text=True, check=True).stdout
-    in_ko = {f[2]: int(f[0], 16) for f in map(str.split, nm.splitlines())
-             if len(f) == 3 and f[1] in "tT"}
-    by_sym, by_ko_addr = collections.Counter(), collections.Counter()
-    for line in open(counts):
+    return {f[2]: int(f[0], 16) for f in map(str.split, nm.splitlines())
+            if len(f) == 3 and f[1] in "tT"}
+
+
+def counts(log, tb, in_ko):
+    """Instructions by kernel symbol, and by address in rerand.ko."""
+    syms = kallsyms(log)
+    starts = [s[0] for s in syms]
+    by_sym, by_ko = collections.Counter(), collections.Counter()
+    for line in open(tb):
         vaddr, insns, runs = line.split()
         vaddr, n = int(vaddr, 16), int(insns) * int(runs)
         i = bisect.bisect_right(starts, vaddr) - 1
@@ -51,11 +54,12 @@ def main():
         addr, name, mod = syms[i]
         by_sym[f"{name} {mod}".strip()] += n
         if mod == "[rerand]" and name in in_ko:
-            by_ko_addr[in_ko[name] + vaddr - addr] += n
-    print(f"total {sum(by_sym.values()) / per:.1f}")
-    for name, n in by_sym.most_common(60):
-        print(f"{n / per:10.1f} {name}")
-    addrs = list(by_ko_addr)
+            by_ko[in_ko[name] + vaddr - addr] += n
+    return by_sym, by_ko
+
+
+def frames_of(ko, addrs):
+    """Address -> [(function, file:line)], innermost first (addr2line -i)."""
     out = subprocess.run(
         ["aarch64-linux-gnu-addr2line", "-e", ko, "-j", ".text", "-f", "-i",
          "-a"], input="\n".join(hex(a) for a in addrs), capture_output=True,
@@ -67,10 +71,22 @@ def main():
             where[cur] = []
         else:
             where[cur].append(line)
+    return {a: [(w[k], w[k + 1].split("/")[-1].split(" ")[0])
+                for k in range(0, len(w) - 1, 2)]
+            for a, w in where.items()}
+
+
+def main():
+    log, tb, ko = sys.argv[1:4]
+    per = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
+    by_sym, by_ko_addr = counts(log, tb, ko_text_symbols(ko))
+    print(f"total {sum(by_sym.values()) / per:.1f}")
+    for name, n in by_sym.most_common(60):
+        print(f"{n / per:10.1f} {name}")
+    where = frames_of(ko, list(by_ko_addr))
     by_func, by_line = collections.Counter(), collections.Counter()
     for a, n in by_ko_addr.items():
-        w = where.get(a, [])
-        frames = [(w[k], w[k + 1].split("/")[-1]) for k in range(0, len(w) - 1, 2)]
+        frames = where.get(a, [])
         if frames:
             by_func[frames[0][0]] += n
             by_line[" <- ".join(f"{f}@{l}" for f, l in frames[:3])] += n
@@ -82,4 +98,5 @@ def main():
         print(f"{n / per:8.1f} {l}")
 
 
-main()
+if __name__ == "__main__":
+    main()
