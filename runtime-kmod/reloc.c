@@ -309,14 +309,21 @@ static __always_inline int apply_common(u32 type, u8 *p, u64 place, u64 target)
 	s64 x = (s64)(target - place);
 	u32 old;
 
-	/* Three in four records a move applies (bfq): tested first. */
+	/*
+	 * Three in four records a move applies (bfq): tested first, and in
+	 * one test: x + 2^27 has bits 0-1 clear (aligned) and 28-63 clear
+	 * (+-128 MB), and the place's bits 0-1, shifted to 62-63, are clear.
+	 */
 	if (type - RERAND_R_JUMP26 <= RERAND_R_CALL26 - RERAND_R_JUMP26) {
-		if ((x & 3) || (u64)x + (1ULL << 27) >= (1ULL << 28))
+		if ((((u64)x + (1ULL << 27)) | (place << 62)) &
+		    0xfffffffff0000003ULL)
 			return 0;
 		old = (u32)get_le(p, 4);
 		put_le(p, 4, (old & 0xfc000000U) | (((u64)x >> 2) & 0x3ffffffU));
 		return 1;
 	}
+	if (place & 3)
+		return 0;
 	switch (type) {
 	case RERAND_OP_NOP:
 		put_le(p, 4, RERAND_NOP);
@@ -384,7 +391,7 @@ static long build_rest(u8 *dst, size_t cap, u64 addr, u32 size,
 
 	for (i = from; i < nrelocs; i++) {
 		place = addr + relocs[i].offset;
-		if ((u64)relocs[i].offset + 4 <= size && !(place & 3) &&
+		if ((u64)relocs[i].offset + 4 <= size &&
 		    apply_common(relocs[i].type, dst + relocs[i].offset, place,
 				 relocs[i].target))
 			continue;
@@ -445,34 +452,13 @@ long rerand_build_copy(u8 *dst, size_t cap, u64 addr, const u8 *pristine,
 		return build_rest(dst, cap, addr, size, relocs, nrelocs, 0, bad);
 	for (i = 0; i < nrelocs; i++) {
 		const struct rerand_reloc *r = &relocs[i];
-		u8 *p;
-		s64 x;
 
-		if (r->offset > size - 4)
-			break;
-		p = dst + r->offset;
 		place = addr + r->offset;
-		/*
-		 * A CALL26 or JUMP26 in reach, three in four records (bfq),
-		 * in one test rather than apply_common()'s three: x + 2^27
-		 * has bits 0-1 clear (aligned) and 28-63 clear (+-128 MB),
-		 * and the place's bits 0-1, shifted to 62-63, are clear too.
-		 * 24 instructions a branch instead of 30.
-		 */
-		x = (s64)(r->target - place);
-		if (r->type - RERAND_R_JUMP26 <= RERAND_R_CALL26 - RERAND_R_JUMP26) {
-			if ((((u64)x + (1ULL << 27)) | (place << 62)) &
-			    0xfffffffff0000003ULL)
-				break;
-			put_le(p, 4, ((u32)get_le(p, 4) & 0xfc000000U) |
-				     (((u64)x >> 2) & 0x3ffffffU));
-			continue;
-		}
-		if ((place & 3) || !apply_common(r->type, p, place, r->target))
-			break;
+		if (r->offset > size - 4 ||
+		    !apply_common(r->type, dst + r->offset, place, r->target))
+			return build_rest(dst, cap, addr, size, relocs,
+					  nrelocs, i, bad);
 	}
-	if (i < nrelocs)
-		return build_rest(dst, cap, addr, size, relocs, nrelocs, i, bad);
 	return size;
 }
 

@@ -7,7 +7,7 @@ set -eu
 tag=$1 paused=$2 ko=$3
 out=/tmp/tbprof
 mkdir -p $out
-[ -e $out/libtb_count.so ] ||
+[ $out/libtb_count.so -nt bench/tbprof/tb_count.c ] ||
 	gcc -Wall -shared -fPIC -O2 -o $out/libtb_count.so bench/tbprof/tb_count.c
 # A wrapper of its own per run, first in PATH, so that runs may go at once.
 mkdir -p $out/$tag.bin
